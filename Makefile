@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    the default pipeline (offline, every figure) with snakemake --cores all
+#   make test   lint and format checks, then the whole test suite
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Extra arguments for snakemake or pytest, e.g. make run ARGS="--cores 1 fig_lm"
+ARGS ?=
+# Another full config instead of config/config.yaml, e.g. make run CONFIG=config/paper.yaml
+CONFIG ?=
+CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config)
+
+.PHONY: venv check-config run dry-run test lint format report clean-results
+
+venv:
+	@VENV=$(VENV) tools/ensure-venv.sh
+
+# Validate the config first: errors name the file and key before Snakemake starts.
+check-config: venv
+	python -m gnitails.config $(or $(CONFIG),config/config.yaml)
+
+run: check-config
+	snakemake --cores all $(CONFIG_ARGS) $(ARGS)
+
+dry-run: check-config
+	snakemake -n $(CONFIG_ARGS) $(ARGS)
+
+lint: venv
+	ruff check .
+	ruff format --check .
+	snakefmt --check .
+	snakemake --lint
+	snakemake --lint --configfile config/paper.yaml --replace-workflow-config
+
+test: lint
+	python -m pytest $(ARGS)
+
+format: venv
+	ruff check --fix .
+	ruff format .
+	snakefmt .
+
+report: venv
+	snakemake --report report.html $(CONFIG_ARGS)
+
+clean-results:
+	rm -rf results logs benchmarks

@@ -1,0 +1,140 @@
+"""Config validation: defaults are filled, every bad input is named before any work starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from gnitails.config import ConfigError, load_config, load_yaml, validate_config
+
+
+def test_shipped_configs_are_valid(root):
+    for name in ("config.yaml", "paper.yaml"):
+        cfg = load_config(root / "config" / name)
+        assert cfg["experiments"], name
+
+
+def test_defaults_are_filled(test_config):
+    cfg = validate_config(test_config)
+    sin = cfg["datasets"]["sinusoids"]
+    assert sin["frequencies"] == list(range(5, 55, 5))
+    assert sin["input_dim"] == 1 and sin["output_dim"] == 1
+    assert cfg["datasets"]["digits"]["test_fraction"] == 0.25
+    noise = cfg["experiments"]["sin_add"]["noise"]
+    assert noise["inject_input"] is True and noise["inject_output"] is False
+    assert cfg["experiments"]["sin_add"]["training"]["batch_size"] is None
+
+
+def problems_of(cfg) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    return str(info.value)
+
+
+def test_unknown_top_level_key(test_config):
+    test_config["experimnets"] = {}
+    msg = problems_of(test_config)
+    assert "experimnets" in msg and "not allowed" in msg
+
+
+def test_unknown_key_in_dataset_names_the_key(test_config):
+    test_config["datasets"]["sinusoids"]["frequncies"] = [5]
+    msg = problems_of(test_config)
+    assert "datasets.sinusoids" in msg and "frequncies" in msg
+
+
+def test_key_of_another_source_is_rejected(test_config):
+    test_config["datasets"]["digits"]["n_train"] = 10  # a sinusoids key
+    assert "n_train" in problems_of(test_config)
+
+
+def test_wrong_type_names_the_key(test_config):
+    test_config["experiments"]["sin_add"]["training"]["steps"] = "many"
+    msg = problems_of(test_config)
+    assert "experiments.sin_add.training.steps" in msg and "'many'" in msg
+
+
+def test_negative_sigma(test_config):
+    test_config["experiments"]["sin_add"]["noise"]["sigma"] = -0.1
+    msg = problems_of(test_config)
+    assert "experiments.sin_add.noise.sigma" in msg and "-0.1" in msg
+
+
+def test_zero_sigma(test_config):
+    test_config["experiments"]["sin_add"]["noise"]["sigma"] = 0
+    assert "experiments.sin_add.noise.sigma" in problems_of(test_config)
+
+
+def test_empty_seed_list(test_config):
+    test_config["experiments"]["sin_add"]["seeds"] = []
+    msg = problems_of(test_config)
+    assert "experiments.sin_add.seeds" in msg and "empty" in msg
+
+
+def test_unknown_dataset_source(test_config):
+    test_config["datasets"]["sinusoids"]["source"] = "imagenet"
+    msg = problems_of(test_config)
+    assert "datasets.sinusoids.source" in msg and "imagenet" in msg
+
+
+def test_experiment_with_undefined_dataset(test_config):
+    test_config["experiments"]["sin_add"]["dataset"] = "sinusoid"
+    msg = problems_of(test_config)
+    assert "experiments.sin_add.dataset" in msg and "'sinusoid'" in msg
+
+
+def test_figure_with_undefined_experiment(test_config):
+    test_config["figures"]["fig_lm"]["experiments"].append("mnist_mult")
+    msg = problems_of(test_config)
+    assert "figures.fig_lm.experiments" in msg and "'mnist_mult'" in msg
+
+
+def test_unknown_figure(test_config):
+    test_config["figures"]["fig_lm2"] = {"experiments": ["sin_add"]}
+    assert "fig_lm2" in problems_of(test_config)
+
+
+def test_convnet_needs_images(test_config):
+    test_config["experiments"]["sin_add"]["model"] = {"arch": "convnet"}
+    msg = problems_of(test_config)
+    assert "experiments.sin_add.model.arch" in msg and "sinusoids" in msg
+
+
+def test_bad_subset_size(test_config):
+    test_config["datasets"]["digits"]["train_subset"] = -5
+    assert "datasets.digits.train_subset" in problems_of(test_config)
+
+
+def test_every_problem_is_listed(test_config):
+    test_config["experiments"]["sin_add"]["noise"]["sigma"] = -1
+    test_config["experiments"]["digits_mult"]["seeds"] = []
+    msg = problems_of(test_config)
+    assert "2 problems" in msg
+    assert "sin_add.noise.sigma" in msg and "digits_mult.seeds" in msg
+
+
+def test_bad_experiment_name(test_config):
+    test_config["experiments"]["sin add"] = test_config["experiments"].pop("sin_add")
+    assert "sin add" in problems_of(test_config)
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  sinusoids: {source: sinusoids\n")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(bad)
+    assert str(bad) in str(info.value) and "not valid YAML" in str(info.value)
+
+
+def test_config_must_be_a_mapping(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="list.yaml: the config must be a mapping"):
+        load_config(bad)
+
+
+def test_overlay_overrides_nested_keys(root, tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("experiments:\n  sin_add:\n    seeds: [7]\n")
+    cfg = load_config(root / "config" / "config.yaml", overlay)
+    assert cfg["experiments"]["sin_add"]["seeds"] == [7]
+    assert cfg["experiments"]["sin_add"]["noise"]["mode"] == "additive"

@@ -1,0 +1,164 @@
+"""Configuration: load, fill defaults from the JSON schema, validate, cross-check.
+
+One entry point, :func:`validate_config`, serves the Snakefile, the CLI and the tests, so every
+bad config gets the same message: the dotted key at fault, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+# Sources whose examples are images with a class label; the conv net needs them.
+IMAGE_SOURCES = frozenset({"digits", "mnist", "cifar10", "svhn"})
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key (and file) at fault."""
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file, turning a syntax error into a ConfigError naming the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    return load_yaml(path)
+
+
+def _defaulting_validator_class():
+    """A draft 2020-12 validator that also writes `default:` values into the instance."""
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if validator.is_type(instance, "object"):
+            for key, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def _leaf_errors(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    """The most specific error behind an error (oneOf/allOf/if-then wrap the real one)."""
+    if error.context:
+        yield jsonschema.exceptions.best_match(error.context)
+    else:
+        yield error
+
+
+def schema_errors(config: Any, schema: Mapping | None = None) -> list[str]:
+    """Validate `config` in place (defaults filled); return one message per problem."""
+    validator = _defaulting_validator_class()(schema or load_schema())
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        for leaf in _leaf_errors(error):
+            messages.append(f"{_key_path(leaf)}: {leaf.message}")
+    return sorted(set(messages))
+
+
+def reference_errors(config: Mapping) -> list[str]:
+    """Cross-references the schema cannot express: names that must exist, model/data fit."""
+    messages = []
+    datasets = config.get("datasets", {})
+    experiments = config.get("experiments", {})
+    for name, exp in experiments.items():
+        ds_name = exp["dataset"]
+        if ds_name not in datasets:
+            messages.append(
+                f"experiments.{name}.dataset: {ds_name!r} is not defined under `datasets` "
+                f"(defined: {', '.join(sorted(datasets)) or 'none'})"
+            )
+        elif exp["model"]["arch"] == "convnet" and datasets[ds_name]["source"] not in IMAGE_SOURCES:
+            messages.append(
+                f"experiments.{name}.model.arch: convnet needs image data, but dataset "
+                f"{ds_name!r} has source {datasets[ds_name]['source']!r}"
+            )
+    for fig, spec in config.get("figures", {}).items():
+        for exp_name in spec["experiments"]:
+            if exp_name not in experiments:
+                messages.append(
+                    f"figures.{fig}.experiments: {exp_name!r} is not defined under "
+                    f"`experiments` (defined: {', '.join(sorted(experiments)) or 'none'})"
+                )
+    return messages
+
+
+def validate_config(config: Any, source: str = "config", schema: Mapping | None = None) -> dict:
+    """Fill defaults into `config` (in place) and raise ConfigError listing every problem.
+
+    `source` names where the config came from (a file path) in the message.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: the config must be a mapping, got {type(config).__name__}")
+    problems = schema_errors(config, schema)
+    if not problems:
+        problems = reference_errors(config)
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise ConfigError(f"invalid configuration ({source}), {len(problems)} {noun}:\n{listed}")
+    return config
+
+
+def load_config(*paths: str | Path) -> dict:
+    """Load one or more YAML files (later ones override top-level keys, as Snakemake does)."""
+    config: dict = {}
+    for path in paths:
+        data = load_yaml(path)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the config must be a mapping, got {type(data).__name__}")
+        _deep_update(config, data)
+    return validate_config(config, source=", ".join(map(str, paths)))
+
+
+def _deep_update(base: dict, new: Mapping) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gnitails.config FILE...`: validate config files (later ones overlay earlier)."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m gnitails.config CONFIG.yaml [OVERLAY.yaml ...]", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(*paths)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{', '.join(paths)}: valid ({len(cfg['experiments'])} experiments)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

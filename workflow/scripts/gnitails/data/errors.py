@@ -1,0 +1,2 @@
+class DataError(RuntimeError):
+    """A dataset problem; the message names the dataset, file or key at fault."""

@@ -1,0 +1,27 @@
+"""Logging for rule scripts: to the rule's `log:` file and to stderr, failures included."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextmanager
+def rule_logging(snakemake, name: str = "gnitails") -> Iterator[logging.Logger]:
+    """Log to `snakemake.log[0]` (if any) and stderr; record an exception before re-raising."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if snakemake.log:
+        Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
+    logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
+    logger = logging.getLogger(name)
+    try:
+        yield logger
+    except Exception:
+        logger.exception("%s failed", snakemake.rule)
+        raise
