@@ -1,0 +1,188 @@
+"""Generate the two small tables that ``gnitails.stable`` ships, from scipy's stable law.
+
+    .venv/bin/python bench/make_stable_tables.py quantiles   # ~1-2 min on 2 cores
+    .venv/bin/python bench/make_stable_tables.py crb         # ~5-10 min on 2 cores
+
+Both are written as plain Python modules (so they are installed with the package):
+
+* ``_quantile_table.py``: the 5%, 25%, 50%, 75% and 95% quantiles of the *standard S0 law*
+  S0(alpha, beta, 1, 0) on a grid alpha x beta (beta >= 0; beta < 0 follows by reflection).
+  Every quantile is a root of scipy's ``levy_stable.cdf`` (Nolan's integral) found by
+  ``brentq`` to 1e-11. McCulloch's estimator interpolates these *forward* functions with cubic
+  splines and inverts them numerically, which avoids the bias of linearly interpolating
+  inverted tables (what scipy's ``_fitstart`` does).
+* ``_crb_table.py``: sqrt(n) x Cramer-Rao standard deviations of (alpha, beta, scale, loc_S0,
+  loc_S1) for the standard law, all four parameters unknown. The Fisher information is
+  integrated numerically from scipy's S0 pdf on z = sinh(u) with Simpson's rule; the alpha and
+  beta scores are central differences of log pdf, the scale and location scores follow from the
+  z-derivative (location-scale family).
+
+alpha = 1 itself is left out: scipy's pdf is unreliable within 1e-3 of it (gh-12658), and
+the bound is smooth there, so it is interpolated between 0.9 and 1.1.
+
+No third-party tables are used or copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+PKG = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "gnitails" / "stable"
+
+Q_PROBS = (0.05, 0.25, 0.5, 0.75, 0.95)
+Q_ALPHAS = np.round(np.arange(0.5, 2.0001, 0.05), 10)
+Q_BETAS = np.round(np.arange(0.0, 1.0001, 0.1), 10)
+
+CRB_ALPHAS = np.array([0.6, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 1.95, 1.98])
+CRB_BETAS = np.array([0.0, 0.25, 0.5, 0.75, 0.9])
+
+
+def _stable():
+    from scipy.stats import levy_stable
+
+    levy_stable.parameterization = "S0"  # class attribute; set in this worker process only
+    return levy_stable
+
+
+def _quantiles_cell(args: tuple[float, float]) -> list[float]:
+    from scipy.optimize import brentq
+
+    alpha, beta = args
+    ls = _stable()
+    if alpha == 2.0:  # N(0, 2): exact
+        from scipy.stats import norm
+
+        return [float(np.sqrt(2.0) * norm.ppf(p)) for p in Q_PROBS]
+    out = []
+    for p in Q_PROBS:
+        guess = float(ls.ppf(p, alpha, beta))
+        lo, hi = guess - 0.5, guess + 0.5
+        while ls.cdf(lo, alpha, beta) > p:
+            lo -= 2 * (hi - lo)
+        while ls.cdf(hi, alpha, beta) < p:
+            hi += 2 * (hi - lo)
+        out.append(brentq(lambda q, p=p: ls.cdf(q, alpha, beta) - p, lo, hi, xtol=1e-11))
+    return out
+
+
+def make_quantiles(workers: int) -> None:
+    cells = [(float(a), float(b)) for a in Q_ALPHAS for b in Q_BETAS]
+    with ProcessPoolExecutor(workers) as ex:
+        rows = list(ex.map(_quantiles_cell, cells, chunksize=4))
+    q = np.array(rows).reshape(len(Q_ALPHAS), len(Q_BETAS), len(Q_PROBS))
+    _write(
+        PKG / "_quantile_table.py",
+        "Quantiles of the standard S0 law, made by bench/make_stable_tables.py quantiles.",
+        ALPHAS=Q_ALPHAS,
+        BETAS=Q_BETAS,
+        PROBS=np.array(Q_PROBS),
+        QUANTILES=q,
+    )
+
+
+def _fisher_cell(args: tuple[float, float, int]) -> list[float]:
+    alpha, beta, npts = args
+    ls = _stable()
+    # Heavier tails need a wider range for the alpha score (it grows like log|z|).
+    zmax = min(10.0 ** (7.0 / alpha), 1e12)
+    u = np.linspace(-np.arcsinh(zmax), np.arcsinh(zmax), npts)
+    z, dz = np.sinh(u), np.cosh(u)
+    ha = 1e-3 if alpha + 1e-3 <= 2.0 else None
+    f = ls.pdf(z, alpha, beta)
+    hz = 1e-4 * np.maximum(1.0, np.abs(z))
+    dlogf_dz = (np.log(ls.pdf(z + hz, alpha, beta)) - np.log(ls.pdf(z - hz, alpha, beta))) / (
+        2 * hz
+    )
+    if ha is not None:
+        s_a = (np.log(ls.pdf(z, alpha + ha, beta)) - np.log(ls.pdf(z, alpha - ha, beta))) / (2 * ha)
+    else:  # one-sided at the alpha = 2 edge
+        s_a = (np.log(f) - np.log(ls.pdf(z, alpha - 1e-3, beta))) / 1e-3
+    hb = 1e-3
+    b_lo, b_hi = max(beta - hb, -1.0), min(beta + hb, 1.0)
+    s_b = (np.log(ls.pdf(z, alpha, b_hi)) - np.log(ls.pdf(z, alpha, b_lo))) / (b_hi - b_lo)
+    s_g = -(1.0 + z * dlogf_dz)  # d/dgamma log((1/g) f((x-d)/g)) at g=1, d=0
+    s_d = -dlogf_dz
+    scores = np.stack([s_a, s_b, s_g, s_d])
+    # Far tails where scipy's pdf underflows or a difference is not finite carry no mass.
+    bad = ~(np.isfinite(scores).all(axis=0) & (f > 0))
+    scores[:, bad] = 0.0
+    w = np.where(bad, 0.0, f * dz)
+    from scipy.integrate import simpson
+
+    fisher = np.array(
+        [[simpson(scores[i] * scores[j] * w, x=u) for j in range(4)] for i in range(4)]
+    )
+    mass = simpson(w, x=u)
+    cov = np.linalg.inv(fisher)
+    # S1 location: d1 = d0 - beta * gamma * tan(pi alpha / 2) (alpha != 1); delta method.
+    if abs(alpha - 1.0) > 1e-9:
+        t = np.tan(np.pi * alpha / 2)
+        dt_da = (np.pi / 2) / np.cos(np.pi * alpha / 2) ** 2
+        grad = np.array([-beta * dt_da, -t, -beta * t, 1.0])
+        sd_d1 = float(np.sqrt(grad @ cov @ grad))
+    else:
+        sd_d1 = float("nan")
+    sds = np.sqrt(np.diag(cov))
+    return [*map(float, sds), sd_d1, float(mass)]
+
+
+def make_crb(workers: int, npts: int) -> None:
+    cells = [(float(a), float(b), npts) for a in CRB_ALPHAS for b in CRB_BETAS]
+    with ProcessPoolExecutor(workers) as ex:
+        rows = np.array(list(ex.map(_fisher_cell, cells)))
+    rows = rows.reshape(len(CRB_ALPHAS), len(CRB_BETAS), 6)
+    print("pdf mass range:", rows[..., 5].min(), rows[..., 5].max())
+    _write(
+        PKG / "_crb_table.py",
+        "sqrt(n) x Cramer-Rao sd of (alpha, beta, scale, loc_S0, loc_S1) for the standard law,\n"
+        f"all four parameters unknown; made by bench/make_stable_tables.py crb ({npts} points).",
+        ALPHAS=CRB_ALPHAS,
+        BETAS=CRB_BETAS,
+        COLUMNS=np.array(["alpha", "beta", "scale", "loc_S0", "loc_S1"]),
+        SQRT_N_SD=rows[..., :5],
+    )
+
+
+def _write(path: Path, doc: str, **arrays: np.ndarray) -> None:
+    lines = [f'"""{doc}\n\nGenerated file: do not edit by hand."""', "", "import numpy as np", ""]
+    for name, arr in arrays.items():
+        if arr.dtype.kind in "US":
+            lines.append(f"{name} = np.array({arr.tolist()!r})")
+        else:
+            body = np.array2string(
+                arr,
+                separator=", ",
+                precision=17,
+                floatmode="maxprec",
+                threshold=10**9,
+                max_line_width=95,
+            )
+            lines.append(f"{name} = np.array(\n{body}\n)")
+        lines.append("")
+    path.write_text("\n".join(lines))
+    print("wrote", path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("table", choices=["quantiles", "crb"])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--points", type=int, default=801, help="sinh-grid points for the CRB")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    if a.table == "quantiles":
+        make_quantiles(a.workers)
+    else:
+        make_crb(a.workers, a.points)
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""`gnitails fit` / `gnitails sample` round trips and error messages (main(argv) in-process)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gnitails.cli import main
+from gnitails.stable import sample
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_sample_then_fit_json(tmp_path, capsys):
+    path = tmp_path / "x.npy"
+    code, _, _ = run(["sample", path, "--alpha", 1.5, "--beta", -0.5, "--scale", 2,
+                      "--loc", 1, "-n", 50000, "--seed", 1], capsys)  # fmt: skip
+    assert code == 0 and np.load(path).shape == (50000,)
+    code, out, _ = run(["fit", path, "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    for k in ("alpha", "beta", "scale", "loc", "parametrization", "method", "n"):
+        assert k in d
+    assert (d["method"], d["parametrization"], d["n"]) == ("ecf", "S1", 50000)
+    assert abs(d["alpha"] - 1.5) < 0.05 and abs(d["beta"] + 0.5) < 0.15
+    assert abs(d["scale"] - 2.0) < 0.1
+    code, out, _ = run(["fit", path, "--json", "--parametrization", "s0", "--method",
+                       "quantile"], capsys)  # fmt: skip
+    assert json.loads(out)["parametrization"] == "S0" and json.loads(out)["method"] == "quantile"
+    code, out, _ = run(["fit", path], capsys)  # human-readable
+    assert code == 0 and "alpha" in out and "S1" in out
+
+
+def test_formats(tmp_path, capsys):
+    x = sample(1.7, 0.0, size=3000, seed=2)
+    np.savez(tmp_path / "a.npz", noise=x, other=x[:10])
+    code, out, _ = run(["fit", tmp_path / "a.npz", "--key", "noise", "--json"], capsys)
+    assert code == 0 and json.loads(out)["n"] == 3000
+    (tmp_path / "a.csv").write_text("step,z\n" + "\n".join(f"{i},{v}" for i, v in enumerate(x)))
+    code, out, _ = run(["fit", tmp_path / "a.csv", "--column", "z", "--json"], capsys)
+    assert code == 0 and json.loads(out)["n"] == 3000
+    code, out, _ = run(["fit", tmp_path / "a.csv", "--column", "1", "--json"], capsys)
+    assert code == 0
+    np.savetxt(tmp_path / "a.txt", x)
+    code, out, _ = run(["fit", tmp_path / "a.txt", "--method", "mohammadi", "--block", "10",
+                        "--json"], capsys)  # fmt: skip
+    assert code == 0 and json.loads(out)["beta"] is None
+    code, _, _ = run(["sample", tmp_path / "s.csv", "--alpha", 2, "-n", 10, "--seed", 0], capsys)
+    assert np.loadtxt(tmp_path / "s.csv").shape == (10,)
+
+
+@pytest.mark.parametrize(
+    ("setup", "argv", "message"),
+    [
+        (None, ["fit", "{d}/missing.npy"], "no such file: {d}/missing.npy"),
+        ("npz", ["fit", "{d}/a.npz", "--key", "nope"], "no key 'nope'"),
+        ("npz", ["fit", "{d}/a.npz"], "choose one with --key"),
+        ("const", ["fit", "{d}/c.npy"], "constant sample"),
+        ("nan", ["fit", "{d}/n.npy"], "non-finite"),
+        ("2d", ["fit", "{d}/m.npy"], "--ravel"),
+        ("csv2", ["fit", "{d}/b.csv"], "--column"),
+        ("csv2", ["fit", "{d}/b.csv", "--column", "w"], "no column 'w'"),
+        (None, ["sample", "{d}/nodir/x.npy", "--alpha", "1.5"], "output folder does not exist"),
+    ],
+)
+def test_user_errors_exit_2(tmp_path, capsys, setup, argv, message):
+    d = str(tmp_path)
+    x = np.random.default_rng(0).standard_cauchy(100)
+    if setup == "npz":
+        np.savez(tmp_path / "a.npz", a=x, b=x)
+    elif setup == "const":
+        np.save(tmp_path / "c.npy", np.ones(100))
+    elif setup == "nan":
+        np.save(tmp_path / "n.npy", np.r_[x, np.nan])
+    elif setup == "2d":
+        np.save(tmp_path / "m.npy", x.reshape(10, 10))
+    elif setup == "csv2":
+        (tmp_path / "b.csv").write_text("u,v\n" + "\n".join(f"{a},{a}" for a in x))
+    code, _, err = run([a.format(d=d) for a in argv], capsys)
+    assert code == 2
+    assert message.format(d=d) in err
+
+
+def test_argparse_rejects_bad_values(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["sample", "x.npy", "--alpha", "2.5"])
+    assert e.value.code == 2
+    assert "alpha must lie in" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["fit", "x.npy", "--method", "hill"])

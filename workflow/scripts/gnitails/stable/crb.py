@@ -1,0 +1,61 @@
+"""Cramer-Rao bound for (alpha, beta, scale, loc), all four unknown, i.i.d. stable samples.
+
+Looked up (bilinear in alpha and |beta|) in ``_crb_table.py``, which
+``bench/make_stable_tables.py crb`` computes by numerically integrating the Fisher information
+of scipy's pdf. The table holds sqrt(n) x sd for the standard law; sd scales with ``scale`` for
+the scale and location. Above the table (alpha > 1.98, |beta| > 0.9) the nearest edge value is
+used; beta is not identifiable as alpha -> 2, so its bound grows without limit there and the
+edge value is optimistic.
+
+Below alpha = 1.1 the bound is *not available* (NaN): the table's rows for alpha < 1 are not
+self-consistent (non-monotone in alpha, and scale bounds up to 7x below the spread our own
+estimator shows in simulation), which points at scipy's pdf or its finite differences for
+alpha < 1. They are kept in the table for inspection but not used; ``fit`` then falls back to
+the block bootstrap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import check_parametrization
+
+
+def _interp(alpha: float, beta: float) -> dict[str, float]:
+    from . import _crb_table as _ct  # imported on first use
+
+    a, b = _ct.ALPHAS, _ct.BETAS
+    x = float(np.clip(alpha, a[0], a[-1]))
+    y = float(np.clip(abs(beta), b[0], b[-1]))
+    i = int(np.clip(np.searchsorted(a, x) - 1, 0, a.size - 2))
+    j = int(np.clip(np.searchsorted(b, y) - 1, 0, b.size - 2))
+    tx = (x - a[i]) / (a[i + 1] - a[i])
+    ty = (y - b[j]) / (b[j + 1] - b[j])
+    v = _ct.SQRT_N_SD
+    row = (
+        (1 - tx) * (1 - ty) * v[i, j]
+        + tx * (1 - ty) * v[i + 1, j]
+        + (1 - tx) * ty * v[i, j + 1]
+        + tx * ty * v[i + 1, j + 1]
+    )
+    return dict(zip((str(c) for c in _ct.COLUMNS), row, strict=True))
+
+
+MIN_ALPHA = 1.1  # below this the table is not trusted (see module docstring)
+
+
+def crb_sd(
+    alpha: float, beta: float, scale: float = 1.0, n: int = 1, parametrization: str = "S1"
+) -> dict[str, float]:
+    """Cramer-Rao standard deviations {alpha, beta, scale, loc} for n i.i.d. points."""
+    p = check_parametrization(parametrization)
+    if not alpha >= MIN_ALPHA:
+        return dict.fromkeys(("alpha", "beta", "scale", "loc"), float("nan"))
+    row = _interp(alpha, beta)
+    r = 1.0 / np.sqrt(n)
+    return {
+        "alpha": row["alpha"] * r,
+        "beta": row["beta"] * r,
+        "scale": row["scale"] * scale * r,
+        "loc": row["loc_S0" if p == "S0" else "loc_S1"] * scale * r,
+    }
