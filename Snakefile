@@ -13,10 +13,14 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures.smk"
 
 
 localrules:
     all,
+    fig_lm,
+    table_performance,
 
 
 rule all:

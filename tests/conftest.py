@@ -37,3 +37,24 @@ def snakemake(
     return subprocess.run(
         [*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# SLURM (tests/test_slurm.py): lines the SLURM tests collect (job ids, sacct rows, sbatch lines,
+# daemon start/stop) are printed in a "SLURM" section of pytest's terminal summary, so they show
+# in the CI log even though pytest captures test output.
+_SLURM_SUMMARY = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def slurm_summary(request) -> list[str]:
+    """Append lines here to have them printed in the summary at the end of the run."""
+    return request.config.stash.setdefault(_SLURM_SUMMARY, [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(_SLURM_SUMMARY, [])
+    if lines:
+        terminalreporter.write_sep("-", "SLURM")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -20,25 +20,45 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_data_stage_runs_and_is_byte_stable(tmp_path):
+def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
     run = snakemake("--cores", "2", *TEST_ARGS, workdir=tmp_path)
-    assert run.returncode == 0, run.stderr
-    outputs = {
-        name: tmp_path / "results" / "data" / f"{name}.npz" for name in ("sinusoids", "digits")
-    }
-    sin = load_prepared(outputs["sinusoids"])
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = tmp_path / "results"
+    sin = load_prepared(results / "data" / "sinusoids.npz")
     assert sin.x_train.shape == (64, 1) and sin.x_test.shape == (32, 1)
-    assert load_prepared(outputs["digits"]).meta["n_classes"] == 10
+    assert load_prepared(results / "data" / "digits.npz").meta["n_classes"] == 10
+    for experiment in ("sin_add", "digits_mult"):
+        for m in (1, 4):
+            for seed in (0, 1):
+                assert (
+                    results / "train" / experiment / f"m{m}" / f"seed{seed}" / "model.pt"
+                ).exists()
     assert (tmp_path / "logs" / "prepare_dataset" / "digits.log").read_text().strip()
-    assert (tmp_path / "benchmarks" / "prepare_dataset" / "digits.tsv").exists()
-    first = {name: digest(p) for name, p in outputs.items()}
+    assert (tmp_path / "benchmarks" / "train" / "sin_add" / "m4" / "seed1.tsv").exists()
+    products = sorted(
+        [*results.glob("data/*.npz"), *results.glob("figures/*"), *results.glob("tables/*")]
+    )
+    assert {p.name for p in products} >= {"fig_lm.pdf", "fig_lm.png", "table_performance.md"}
+    assert all(p.stat().st_size > 0 for p in products)
+    first = {p: digest(p) for p in products}
 
     again = snakemake("--cores", "1", *TEST_ARGS, workdir=tmp_path)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    forced = snakemake("--cores", "1", "--forceall", *TEST_ARGS, workdir=tmp_path)
-    assert forced.returncode == 0, forced.stderr
-    assert {name: digest(p) for name, p in outputs.items()} == first
+    forced = snakemake("--cores", "2", "--forceall", *TEST_ARGS, workdir=tmp_path)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert {p: digest(p) for p in products} == first
+
+    report = snakemake("--report", str(tmp_path / "report.html"), *TEST_ARGS, workdir=tmp_path)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "fig_lm.png" in (tmp_path / "report.html").read_text(errors="replace")
+
+
+def test_one_figure_rebuilds_only_itself(tmp_path):
+    """`snakemake fig_lm` plans the figure and what it needs, nothing of other figures."""
+    run = snakemake("-n", "fig_lm", *TEST_ARGS, workdir=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "fig_lm" in run.stdout and "table_performance" not in run.stdout
 
 
 def test_dry_runs_of_shipped_configs(tmp_path, root):

@@ -1,5 +1,7 @@
 # Shared set-up: config validation, wildcard constraints, and the named helpers that rules use
 # instead of lambdas. Everything with logic lives in the gnitails library.
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,6 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from gnitails.config import ConfigError, validate_config
 from gnitails.data.prepare import DOWNLOADED, needs_download
+from gnitails.runs import RUN_WILDCARD, planned_runs
 
 try:
     validate_config(config, source="config (config/config.yaml and any --configfile)")
@@ -23,8 +26,24 @@ def alternation(names):
 
 wildcard_constraints:
     dataset=alternation(config["datasets"]),
+    experiment=alternation(config["experiments"]),
     source=alternation(DOWNLOADED),
+    run=RUN_WILDCARD,
     seed=r"\d+",
+
+
+def gpu_visible():
+    """Whether this machine has a usable NVIDIA GPU (without importing torch)."""
+    return (
+        bool(shutil.which("nvidia-smi"))
+        and os.environ.get("CUDA_VISIBLE_DEVICES") != ""
+    )
+
+
+# GPU jobs take one `gpu` token where a GPU exists, so the profile's `gpu: 1` limit keeps two of
+# them off one card; on a CPU-only machine they take none and run side by side on the cores.
+# Cluster profiles set gpu per rule (profiles/slurm).
+GPU_PER_JOB = 1 if gpu_visible() else 0
 
 
 def dataset_spec(wildcards):
@@ -39,10 +58,67 @@ def prepare_inputs(wildcards):
     return {}
 
 
-def used_datasets():
-    return sorted({exp["dataset"] for exp in config["experiments"].values()})
+def experiment_spec(wildcards):
+    return config["experiments"][wildcards.experiment]
+
+
+def experiment_dataset(wildcards):
+    return f"results/data/{experiment_spec(wildcards)['dataset']}.npz"
+
+
+def train_state_dir(wildcards):
+    """Resumable training state: inside the run folder but not a declared output."""
+    return f"results/train/{wildcards.experiment}/{wildcards.run}/seed{wildcards.seed}/state"
+
+
+def train_outputs(experiment_names=None):
+    """metrics.parquet of every run and seed of the given (default: all) experiments."""
+    names = config["experiments"] if experiment_names is None else experiment_names
+    return [
+        f"results/train/{name}/{run.name}/seed{seed}/metrics.parquet"
+        for name in names
+        for run in planned_runs(config["experiments"][name])
+        for seed in config["experiments"][name]["seeds"]
+    ]
+
+
+def figure_experiments(figure):
+    """The experiments a figure draws on, from `figures:` in the config (a clear error if absent)."""
+    if figure not in config["figures"]:
+        raise WorkflowError(
+            f"{figure} is not configured: add `figures: {{{figure}: {{experiments: [...]}}}}` "
+            "to the config"
+        )
+    return config["figures"][figure]["experiments"]
+
+
+def figure_train_inputs(figure, rules=None):
+    """An input function: metrics of the figure's experiments, only runs of the given rules."""
+
+    def inputs(wildcards):
+        return [
+            f"results/train/{name}/{run.name}/seed{seed}/metrics.parquet"
+            for name in figure_experiments(figure)
+            for run in planned_runs(config["experiments"][name])
+            if rules is None or run.rule in rules
+            for seed in config["experiments"][name]["seeds"]
+        ]
+
+    return inputs
+
+
+FIGURE_FILES = {
+    "fig_lm": ["results/figures/fig_lm.pdf", "results/figures/fig_lm.png"],
+    "table_performance": ["results/tables/table_performance.md"],
+}
 
 
 def all_targets():
-    """Everything `rule all` builds for the config in use."""
-    return [f"results/data/{name}.npz" for name in used_datasets()]
+    """Everything `rule all` builds for the config in use: every configured figure."""
+    figures = [
+        f
+        for name in config["figures"]
+        if name in FIGURE_FILES
+        for f in FIGURE_FILES[name]
+    ]
+    return train_outputs() + figures

@@ -1,0 +1,325 @@
+"""The training loop: run names, outputs, seeding, bit-identical resume, config errors."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gnitails.config import ConfigError
+from gnitails.data.digits import make_digits
+from gnitails.data.sinusoids import make_sinusoids
+from gnitails.runs import RunSpec, planned_runs
+from gnitails.training import METRIC_COLUMNS, load_model, train_run, validate_experiment
+
+SIN_EXP = {
+    "dataset": "sinusoids",
+    "model": {"arch": "mlp", "width": 16, "depth": 2},
+    "noise": {"mode": "multiplicative", "sigma": 0.3},
+    "training": {
+        "rules": ["baseline", "gni", "gni_m", "explicit"],
+        "m_values": [1, 3],
+        "lr": 0.01,
+        "steps": 30,
+        "batch_size": 64,
+        "eval_every": 10,
+        "r_estimator": "hutchinson",
+    },
+    "seeds": [0],
+}
+CONV_EXP = {
+    "dataset": "digits",
+    "model": {"arch": "convnet", "activation": "elu", "init": "glorot_normal"},
+    "noise": {"mode": "additive", "sigma": 0.3},
+    "training": {
+        "rules": ["baseline", "gni", "explicit"],
+        "lr": 0.05,
+        "epochs": 2,
+        "batch_size": 256,
+        "eval_every": 1000,
+        "eval_every_epochs": 1,
+    },
+    "seeds": [0],
+}
+QUIET = {"log": None}
+
+
+@pytest.fixture(scope="module")
+def sinusoids():
+    return make_sinusoids(seed=0, n_train=150, n_test=50)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return make_digits(seed=0)
+
+
+def exp_with(base: dict, **training) -> dict:
+    exp = copy.deepcopy(base)
+    exp["training"].update(training)
+    return exp
+
+
+def comparable(metrics: pd.DataFrame) -> pd.DataFrame:
+    return metrics.drop(columns=["wall_time"])
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_run_names_and_plan():
+    assert [r.name for r in planned_runs(SIN_EXP)] == ["baseline", "gni", "m1", "m3", "explicit"]
+    assert RunSpec.parse("m16") == RunSpec("m16", "gni_m", 16)
+    assert RunSpec.parse("explicit") == RunSpec("explicit", "explicit", 1)
+    for bad in ("m0", "m", "gni_m", "M4", "m04"):
+        with pytest.raises(ValueError, match=bad):
+            RunSpec.parse(bad)
+
+
+def test_outputs_metrics_model_and_snapshots(tmp_path, sinusoids):
+    out = tmp_path / "m3"
+    res = train_run(
+        SIN_EXP, sinusoids, run="m3", seed=0, out_dir=out, snapshot_steps=[0, 7, 30], **QUIET
+    )
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert tuple(metrics.columns) == METRIC_COLUMNS
+    assert metrics["step"].tolist() == [0, 10, 20, 30]
+    assert np.allclose(metrics["epoch"], metrics["step"] / 3)  # ceil(150 / 64) = 3 steps an epoch
+    assert metrics["test_accuracy"].isna().all() and metrics["regulariser"].isna().all()
+    assert np.isnan(metrics["objective"][0]) and metrics["objective"][1:].notna().all()
+    assert (metrics["wall_time"].diff()[1:] >= 0).all()
+    pd.testing.assert_frame_equal(metrics, res.metrics)
+    net, meta = load_model(out / "model.pt")
+    assert meta["run"] == "m3" and meta["m"] == 3 and meta["step"] == 30
+    assert_same_weights(net.state_dict(), res.net.state_dict())
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == [
+        "step0.pt",
+        "step30.pt",
+        "step7.pt",
+    ]
+    final, _ = load_model(out / "snapshots" / "step30.pt")
+    assert_same_weights(final.state_dict(), res.net.state_dict())
+    # the same seed starts every rule from the same weights
+    init, _ = load_model(out / "snapshots" / "step0.pt")
+    base = train_run(
+        SIN_EXP,
+        sinusoids,
+        run="baseline",
+        seed=0,
+        out_dir=tmp_path / "b",
+        snapshot_steps=[0],
+        **QUIET,
+    )
+    assert_same_weights(
+        init.state_dict(), load_model(tmp_path / "b/snapshots/step0.pt")[0].state_dict()
+    )
+    assert not torch.equal(base.net.layers[0].weight, res.net.layers[0].weight)
+
+
+def test_seeded_runs_repeat_and_seeds_differ(tmp_path, sinusoids):
+    a = train_run(SIN_EXP, sinusoids, run="gni", seed=3, out_dir=tmp_path / "a", **QUIET)
+    b = train_run(SIN_EXP, sinusoids, run="gni", seed=3, out_dir=tmp_path / "b", **QUIET)
+    c = train_run(SIN_EXP, sinusoids, run="gni", seed=4, out_dir=tmp_path / "c", **QUIET)
+    pd.testing.assert_frame_equal(comparable(a.metrics), comparable(b.metrics))
+    assert_same_weights(a.net.state_dict(), b.net.state_dict())
+    assert not torch.equal(a.net.layers[0].weight, c.net.layers[0].weight)
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def crash_at(step: int):
+    def on_step(s: int) -> None:
+        if s == step:
+            raise Crash(f"simulated kill at step {s}")
+
+    return on_step
+
+
+@pytest.mark.parametrize("run", ["m3", "explicit"])
+def test_resume_after_crash_is_bit_identical(tmp_path, sinusoids, run):
+    """Minibatch order, noise and Hutchinson probes all continue exactly where they were."""
+    kwargs = dict(run=run, seed=1, snapshot_steps=[5, 12, 25], checkpoint_every=4, **QUIET)
+    ref = train_run(SIN_EXP, sinusoids, out_dir=tmp_path / "ref", **kwargs)
+    state = tmp_path / "state"
+    with pytest.raises(Crash):
+        train_run(
+            SIN_EXP,
+            sinusoids,
+            out_dir=tmp_path / "a",
+            state_dir=state,
+            on_step=crash_at(14),
+            **kwargs,
+        )
+    assert (state / "state.pt").exists() and not (tmp_path / "a" / "metrics.parquet").exists()
+    # a second crash after resuming, then a clean finish
+    with pytest.raises(Crash):
+        train_run(
+            SIN_EXP,
+            sinusoids,
+            out_dir=tmp_path / "a",
+            state_dir=state,
+            on_step=crash_at(23),
+            **kwargs,
+        )
+    res = train_run(SIN_EXP, sinusoids, out_dir=tmp_path / "a", state_dir=state, **kwargs)
+    assert res.resumed_from == 20
+    pd.testing.assert_frame_equal(comparable(res.metrics), comparable(ref.metrics))
+    assert_same_weights(res.net.state_dict(), ref.net.state_dict())
+    for s in (5, 12, 25):
+        a = torch.load(tmp_path / f"a/snapshots/step{s}.pt", weights_only=True)["state_dict"]
+        b = torch.load(tmp_path / f"ref/snapshots/step{s}.pt", weights_only=True)["state_dict"]
+        assert_same_weights(a, b)
+    assert not state.exists()  # cleaned up after a finished run
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from gnitails.data.digits import make_digits
+    from gnitails.training import train_run
+    exp, out, state = eval(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    def kill(step):
+        if step == 15:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    train_run(exp, make_digits(seed=0), run="gni", seed=2, out_dir=out, state_dir=state,
+              checkpoint_every=4, on_step=kill, log=None)
+    """
+)
+
+
+def test_resume_after_sigkill_in_subprocess(tmp_path, digits):
+    """A process killed outright (no cleanup) resumes to the uninterrupted result."""
+    exp = exp_with(CONV_EXP, batch_size=128)  # 11 steps an epoch, 22 steps
+    state, out = tmp_path / "state", tmp_path / "killed"
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, repr(exp), str(out), str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (state / "state.pt").exists()
+    resumed = train_run(exp, digits, run="gni", seed=2, out_dir=out, state_dir=state, **QUIET)
+    assert resumed.resumed_from == 12
+    ref = train_run(exp, digits, run="gni", seed=2, out_dir=tmp_path / "ref", **QUIET)
+    pd.testing.assert_frame_equal(comparable(resumed.metrics), comparable(ref.metrics))
+    assert_same_weights(resumed.net.state_dict(), ref.net.state_dict())
+
+
+def test_state_from_other_settings_is_not_resumed(tmp_path, sinusoids):
+    state = tmp_path / "state"
+    with pytest.raises(Crash):
+        train_run(
+            SIN_EXP,
+            sinusoids,
+            run="gni",
+            seed=0,
+            out_dir=tmp_path / "a",
+            state_dir=state,
+            checkpoint_every=5,
+            on_step=crash_at(12),
+            **QUIET,
+        )
+    changed = exp_with(SIN_EXP, lr=0.02)
+    res = train_run(
+        changed, sinusoids, run="gni", seed=0, out_dir=tmp_path / "b", state_dir=state, **QUIET
+    )
+    assert res.resumed_from == 0
+    ref = train_run(changed, sinusoids, run="gni", seed=0, out_dir=tmp_path / "c", **QUIET)
+    assert_same_weights(res.net.state_dict(), ref.net.state_dict())
+
+
+def test_epoch_budget_and_conv_rules(tmp_path, digits):
+    results = {}
+    for run in ("baseline", "gni", "explicit"):
+        results[run] = train_run(CONV_EXP, digits, run=run, seed=0, out_dir=tmp_path / run, **QUIET)
+    m = results["explicit"].metrics
+    assert m["step"].tolist() == [0, 6, 12]  # 1347 images, batch 256: 6 steps an epoch
+    assert m["epoch"].tolist() == [0.0, 1.0, 2.0]
+    assert (m["regulariser"][1:] > 0).all() and (m["objective"][1:] > m["regulariser"][1:]).all()
+    for res in results.values():
+        acc = res.metrics["test_accuracy"]
+        assert acc.between(0, 1).all()
+        assert res.metrics["train_loss"].iloc[-1] < res.metrics["train_loss"].iloc[0]
+    # noise changes the trajectory, so the rules differ from the first step on
+    base, gni = results["baseline"].metrics, results["gni"].metrics
+    assert (
+        base["train_loss"][0] == gni["train_loss"][0]
+        and base["train_loss"][1] != gni["train_loss"][1]
+    )
+
+
+def test_threads_are_set_for_the_run_and_restored(tmp_path, sinusoids):
+    before = torch.get_num_threads()
+    seen = []
+    train_run(
+        SIN_EXP,
+        sinusoids,
+        run="baseline",
+        seed=0,
+        out_dir=tmp_path,
+        threads=1,
+        on_step=lambda s: seen.append(torch.get_num_threads()),
+        **QUIET,
+    )
+    assert set(seen) == {1} and torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda e: e["training"].update(lr=-0.1), "training.lr"),
+        (lambda e: e["training"].update(lr="fast"), "training.lr"),
+        (lambda e: e["training"].update(epochs=3), "training"),
+        (lambda e: e["training"].pop("steps"), "training"),
+        (lambda e: e["training"].update(batch_size=0), "training.batch_size"),
+        (lambda e: e["training"].update(batch_size=151), "training.batch_size"),
+        (lambda e: e["training"].update(m_values=[2]), "training.m_values"),
+        (lambda e: e["training"].update(rules=["baseline"]), "training.rules"),
+        (lambda e: e["training"].update(rules=["sgd"]), "training.rules"),
+        (lambda e: e["training"].update(r_estimator="approx"), "training.r_estimator"),
+        (lambda e: e["training"].update(stpes=10), "stpes"),
+        (lambda e: e["noise"].update(sigma=[0.1, 0.2]), "noise.sigma"),
+        (lambda e: e["noise"].update(sigma=-1), "noise.sigma"),
+        (lambda e: e["model"].update(arch="convnet"), "model.arch"),
+        (lambda e: e["model"].update(width=0), "model.width"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, sinusoids, change, key):
+    exp = copy.deepcopy(SIN_EXP)
+    change(exp)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        train_run(exp, sinusoids, run="m3", seed=0, out_dir=tmp_path, **QUIET)
+    assert not Path(tmp_path / "metrics.parquet").exists()
+
+
+def test_bad_snapshot_step(tmp_path, sinusoids):
+    with pytest.raises(ValueError, match="snapshot_steps"):
+        train_run(
+            SIN_EXP, sinusoids, run="gni", seed=0, out_dir=tmp_path, snapshot_steps=[31], **QUIET
+        )
+
+
+def test_validate_experiment_fills_defaults_without_touching_input():
+    exp = copy.deepcopy(SIN_EXP)
+    del exp["training"]["eval_every"]
+    valid = validate_experiment(exp)
+    assert valid["training"]["eval_every"] == 100 and valid["model"]["init"] == "torch"
+    assert "eval_every" not in exp["training"]

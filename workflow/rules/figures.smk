@@ -1,0 +1,41 @@
+# Figures and tables: one rule and one script each, named after the figure, so that
+# `snakemake --cores 1 fig_lm` rebuilds that figure and only what it needs.
+
+
+rule fig_lm:
+    input:
+        metrics=figure_train_inputs("fig_lm", rules=("gni_m",)),
+    output:
+        pdf="results/figures/fig_lm.pdf",
+        png=report(
+            "results/figures/fig_lm.png",
+            caption="../report/fig_lm.rst",
+            category="Implicit effect",
+        ),
+        data="results/figures/fig_lm.csv",
+    log:
+        "logs/figures/fig_lm.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=figure_experiments("fig_lm"),
+    script:
+        "../scripts/fig_lm.py"
+
+
+rule table_performance:
+    input:
+        metrics=figure_train_inputs("table_performance"),
+    output:
+        csv="results/tables/table_performance.csv",
+        md=report(
+            "results/tables/table_performance.md",
+            caption="../report/table_performance.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/tables/table_performance.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table_performance.py"

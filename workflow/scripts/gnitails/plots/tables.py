@@ -1,0 +1,67 @@
+"""Tables: summaries written as CSV (exact values) and Markdown (rounded, for reading)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gnitails.plots.summary import summarise
+
+PERFORMANCE_METRICS = ("train_loss", "test_loss", "test_accuracy")
+
+
+def final_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The last recorded row of every run (experiment, run, seed)."""
+    last = metrics.groupby(["experiment", "run", "seed"], sort=True)["step"].transform("max")
+    return metrics[metrics["step"] == last]
+
+
+def performance_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Final clean train loss, test loss and test accuracy per experiment and run, over seeds."""
+    final = final_rows(metrics)
+    parts = []
+    for metric in PERFORMANCE_METRICS:
+        if metric not in final or final[metric].isna().all():
+            continue
+        table = summarise(final, ["experiment", "run"], metric)
+        table.insert(2, "metric", metric)
+        parts.append(table)
+    table = pd.concat(parts, ignore_index=True)
+    order = {name: i for i, name in enumerate(dict.fromkeys(metrics["experiment"]))}
+    runs = {name: i for i, name in enumerate(dict.fromkeys(metrics["run"]))}
+    key = table["experiment"].map(order) * 1000 + table["run"].map(runs)
+    return table.assign(_k=key).sort_values(["_k", "metric"], kind="stable").drop(columns="_k")
+
+
+def format_ci(mean: float, low: float, high: float, digits: int = 4) -> str:
+    if not np.isfinite(mean):
+        return "–"
+    if not np.isfinite(low):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str) -> None:
+    """CSV with every digit; Markdown with mean [95% CI] per metric column."""
+    table.to_csv(csv, index=False, float_format="%.9g")
+    wide = table.assign(
+        value=[format_ci(*r) for r in table[["mean", "ci_low", "ci_high"]].to_numpy()]
+    )
+    wide = wide.pivot_table(
+        index=["experiment", "run"], columns="metric", values="value", aggfunc="first", sort=False
+    ).reset_index()
+    seeds = table.groupby(["experiment", "run"], sort=False)["n"].max().to_numpy()
+    wide.insert(2, "seeds", seeds)
+    header = "| " + " | ".join(wide.columns) + " |"
+    lines = [
+        f"# {title}",
+        "",
+        "Mean over seeds [95% t-interval].",
+        "",
+        header,
+        "|" + "---|" * len(wide.columns),
+    ]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in wide.to_numpy()]
+    Path(md).write_text("\n".join(lines) + "\n")
