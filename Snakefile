@@ -20,6 +20,7 @@ include: "workflow/rules/figures.smk"
 localrules:
     all,
     fig_lm,
+    fig_r_vs_gni,
     table_performance,
 
 

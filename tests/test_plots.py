@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gnitails.plots.lm import draw_lm, lm_curves
+from gnitails.plots.curves import draw_curves, loss_curves, run_label
 from gnitails.plots.style import save_figure
 from gnitails.plots.summary import mean_ci
 from gnitails.plots.tables import performance_table, write_table
@@ -47,19 +47,25 @@ def test_mean_ci_is_the_t_interval():
     assert np.isnan(mean_ci([1.0])[1]) and mean_ci([])[3] == 0
 
 
-def test_lm_curves_average_over_seeds_only():
-    curves = lm_curves(metrics_table())
+def test_loss_curves_average_over_seeds_only():
+    curves = loss_curves(metrics_table(), "step", "train_loss")
     assert len(curves) == 2 * 2 * 3  # experiments x M x steps
-    row = curves[(curves.experiment == "a") & (curves.m == 16) & (curves.step == 20)].iloc[0]
+    row = curves[(curves.experiment == "a") & (curves.run == "m16") & (curves.step == 20)].iloc[0]
     assert row["mean"] == pytest.approx(5.0 - 0.2 - 0.05 + 0.01) and row["n"] == 3
+    only = loss_curves(metrics_table(), "step", "train_loss", runs=["m16", "m1"])
+    assert list(dict.fromkeys(only["run"])) == ["m16", "m1"]
+
+
+def test_run_labels():
+    assert run_label("m16") == "M = 16" and run_label("explicit").startswith("L + R")
 
 
 def test_figure_bytes_are_stable(tmp_path):
-    curves = lm_curves(metrics_table())
+    curves = loss_curves(metrics_table(), "step", "train_loss")
     digests = []
     for attempt in range(2):
         pdf, png = tmp_path / f"{attempt}.pdf", tmp_path / f"{attempt}.png"
-        save_figure(draw_lm(curves, ["a", "b"]), pdf, png)
+        save_figure(draw_curves(curves, ["a", "b"], "step", "train_loss"), pdf, png)
         digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in (pdf, png)])
     assert digests[0] == digests[1]
     assert b"CreationDate" not in (tmp_path / "0.pdf").read_bytes()
@@ -74,3 +80,91 @@ def test_performance_table_uses_the_last_step(tmp_path):
     md = (tmp_path / "t.md").read_text()
     assert "| b | m16 | 3 | 4.9600 [" in md  # test loss: 5 - 0.2 - 0.05 + 0.01 + 0.2
     assert pd.read_csv(tmp_path / "t.csv").shape == table.shape
+
+
+# --- gradient-noise figures ----------------------------------------------------------------
+
+
+def fits_table() -> pd.DataFrame:
+    rows = []
+    for quantity in ("z_mc", "z_r", "minibatch"):
+        for layer in (1, 2, 3):
+            for estimator in ("ecf", "quantile", "mohammadi"):
+                alpha = 1.5 + 0.1 * layer
+                rows.append(
+                    {
+                        "experiment": "a",
+                        "run": "m1",
+                        "seed": 0,
+                        "step": 100,
+                        "quantity": quantity,
+                        "layer": layer,
+                        "param": "weight",
+                        "sample": "coords",
+                        "estimator": estimator,
+                        "n": 4096,
+                        "alpha": alpha,
+                        "alpha_lo": alpha - 0.02,
+                        "alpha_hi": alpha + 0.02,
+                        "beta": 0.3,
+                        "beta_lo": 0.25,
+                        "beta_hi": 0.35,
+                        "scale": 1.0,
+                        "loc_s1": 0.0,
+                        "loc_s0": 0.3 * np.tan(np.pi * alpha / 2),
+                        "skewness": 2.0,
+                        "kurtosis": 9.0,
+                        "gof": 0.01,
+                        "parametrization": "S1",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_log_density_integrates_to_one():
+    from gnitails.plots.noise import log_density
+
+    x = np.random.default_rng(0).standard_normal(20_000)
+    centres, logd = log_density(x)
+    width = np.diff(centres).min()
+    assert np.sum(10**logd) * width == pytest.approx(1, abs=0.02)
+    peak = centres[np.argmax(logd)]
+    assert abs(peak) < 2 * width
+    assert logd.max() == pytest.approx(np.log10(stats.norm.pdf(0)), abs=0.05)
+
+
+def test_stable_log_pdf_is_scipys_s1_density():
+    from gnitails.plots.noise import stable_log_pdf
+
+    grid = np.array([-2.0, 0.0, 3.0])
+    expected = np.log10(stats.levy_stable.pdf(grid, 1.5, 0.5, loc=0.2, scale=2.0))
+    np.testing.assert_allclose(stable_log_pdf(grid, 1.5, 0.5, 2.0, 0.2), expected)
+
+
+def test_noise_figures_render_and_are_stable(tmp_path):
+    from gnitails.plots.noise import density_grid, draw_tail_index, tail_index_frame
+
+    rng = np.random.default_rng(0)
+    fits = fits_table()
+    frame = tail_index_frame(fits)
+    assert set(frame["quantity"]) == {"z_mc", "z_r"} and set(frame["estimator"]) == {"ecf"}
+    fit = frame.iloc[0]
+    rows = [[(rng.standard_t(3, 500), fit, "W1"), (rng.standard_normal(500), None, "W2")]]
+    for attempt in range(2):
+        save_figure(density_grid(rows, ["a"]), tmp_path / f"h{attempt}.png")
+        save_figure(draw_tail_index(frame, ["a"]), tmp_path / f"t{attempt}.pdf")
+    for stem, ext in (("h", "png"), ("t", "pdf")):
+        assert (tmp_path / f"{stem}0.{ext}").read_bytes() == (
+            tmp_path / f"{stem}1.{ext}"
+        ).read_bytes()
+
+
+def test_tail_index_table_keeps_every_estimator(tmp_path):
+    from gnitails.plots.noise import tail_index_table
+    from gnitails.plots.tables import write_tail_index_table
+
+    table = tail_index_table(fits_table())
+    assert len(table) == 3 * 3 * 3 and set(table["estimator"]) == {"ecf", "quantile", "mohammadi"}
+    write_tail_index_table(table, tmp_path / "t.csv", tmp_path / "t.md")
+    md = (tmp_path / "t.md").read_text()
+    assert "| a | 100 | z_mc | 1 | ecf | 4096 | 1.600 [1.580, 1.620] | 0.300 [0.250, 0.350] |" in md

@@ -109,6 +109,10 @@ def figure_train_inputs(figure, rules=None):
 
 FIGURE_FILES = {
     "fig_lm": ["results/figures/fig_lm.pdf", "results/figures/fig_lm.png"],
+    "fig_r_vs_gni": [
+        "results/figures/fig_r_vs_gni.pdf",
+        "results/figures/fig_r_vs_gni.png",
+    ],
     "table_performance": ["results/tables/table_performance.md"],
 }
 

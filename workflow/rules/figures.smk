@@ -39,3 +39,26 @@ rule table_performance:
         "../../envs/plot.yaml"
     script:
         "../scripts/table_performance.py"
+
+
+rule fig_r_vs_gni:
+    input:
+        metrics=figure_train_inputs(
+            "fig_r_vs_gni", rules=("baseline", "gni", "explicit")
+        ),
+    output:
+        pdf="results/figures/fig_r_vs_gni.pdf",
+        png=report(
+            "results/figures/fig_r_vs_gni.png",
+            caption="../report/fig_r_vs_gni.rst",
+            category="Explicit vs implicit effect",
+        ),
+        data="results/figures/fig_r_vs_gni.csv",
+    log:
+        "logs/figures/fig_r_vs_gni.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=figure_experiments("fig_r_vs_gni"),
+    script:
+        "../scripts/fig_r_vs_gni.py"

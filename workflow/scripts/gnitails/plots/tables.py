@@ -43,25 +43,51 @@ def format_ci(mean: float, low: float, high: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str) -> None:
-    """CSV with every digit; Markdown with mean [95% CI] per metric column."""
-    table.to_csv(csv, index=False, float_format="%.9g")
-    wide = table.assign(
-        value=[format_ci(*r) for r in table[["mean", "ci_low", "ci_high"]].to_numpy()]
-    )
-    wide = wide.pivot_table(
-        index=["experiment", "run"], columns="metric", values="value", aggfunc="first", sort=False
-    ).reset_index()
-    seeds = table.groupby(["experiment", "run"], sort=False)["n"].max().to_numpy()
-    wide.insert(2, "seeds", seeds)
-    header = "| " + " | ".join(wide.columns) + " |"
+def write_markdown(frame: pd.DataFrame, path: str | Path, title: str, note: str) -> None:
     lines = [
         f"# {title}",
         "",
-        "Mean over seeds [95% t-interval].",
+        note,
         "",
-        header,
-        "|" + "---|" * len(wide.columns),
+        "| " + " | ".join(map(str, frame.columns)) + " |",
+        "|" + "---|" * len(frame.columns),
     ]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in wide.to_numpy()]
-    Path(md).write_text("\n".join(lines) + "\n")
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str) -> None:
+    """CSV with every digit; Markdown with mean [95% CI] per metric column."""
+    table.to_csv(csv, index=False, float_format="%.9g")
+    cells = [format_ci(*r) for r in table[["mean", "ci_low", "ci_high"]].to_numpy()]
+    wide = (
+        table.assign(value=cells)
+        .pivot_table(
+            index=["experiment", "run"],
+            columns="metric",
+            values="value",
+            aggfunc="first",
+            sort=False,
+        )
+        .reset_index()
+    )
+    wide.insert(2, "seeds", table.groupby(["experiment", "run"], sort=False)["n"].max().to_numpy())
+    write_markdown(wide, md, title, "Mean over seeds [95% t-interval].")
+
+
+def write_tail_index_table(table: pd.DataFrame, csv: str | Path, md: str | Path) -> None:
+    """CSV with every digit; Markdown with α̂ and β̂ [95% CI] per layer and estimator."""
+    table.to_csv(csv, index=False, float_format="%.9g")
+    shown = table[["experiment", "step", "quantity", "layer", "estimator", "n"]].copy()
+    for par in ("alpha", "beta"):
+        shown[par] = [
+            format_ci(*r, digits=3) for r in table[[par, f"{par}_lo", f"{par}_hi"]].to_numpy()
+        ]
+    shown["skewness"] = table["skewness"].map("{:.3g}".format)
+    shown["kurtosis"] = table["kurtosis"].map("{:.3g}".format)
+    write_markdown(
+        shown,
+        md,
+        "Tail index and skewness of the gradient noise",
+        "Per-layer weight noise, all coordinates of one draw; S1; α̂, β̂ [95% CI].",
+    )

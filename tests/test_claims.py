@@ -1,0 +1,134 @@
+"""The claims table: verdicts follow the confidence intervals of the stored evidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gnitails.claims import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    claim_larger_m,
+    claim_r_beats_gni,
+    claims_replacement,
+    claims_tails,
+    final_values,
+)
+
+
+def metrics(effects: dict[str, float], noise: float = 0.01, seeds: int = 5) -> pd.DataFrame:
+    """Loss curves whose final level is 1 + effects[run] + a per-seed offset (shared by runs)."""
+    rng = np.random.default_rng(0)
+    offsets = rng.normal(0, 1.0, seeds)  # big seed-to-seed spread, removed by pairing
+    rows = []
+    for run, effect in effects.items():
+        m = int(run[1:]) if run.startswith("m") else 1
+        rule = "gni_m" if run.startswith("m") else run
+        for seed in range(seeds):
+            for step in range(0, 101, 10):
+                level = 1 + effect + offsets[seed] + rng.normal(0, noise)
+                loss = level + 5 * np.exp(-step / 10)
+                rows.append(
+                    {
+                        "experiment": "e",
+                        "run": run,
+                        "rule": rule,
+                        "m": m,
+                        "seed": seed,
+                        "step": step,
+                        "train_loss": loss,
+                        "test_loss": loss,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_final_value_is_the_tail_mean():
+    df = metrics({"m1": 0.0}, noise=0.0, seeds=1)
+    final = final_values(df, "train_loss")["train_loss"].item()
+    tail = df[df["step"] >= 80]["train_loss"].mean()
+    assert final == pytest.approx(tail)
+
+
+@pytest.mark.parametrize(
+    ("effect", "verdict"), [(0.1, REPRODUCED), (-0.1, NOT_REPRODUCED), (0.0, INCONCLUSIVE)]
+)
+def test_larger_m_verdicts(effect, verdict):
+    claim = claim_larger_m(metrics({"m1": effect, "m4": effect / 2, "m16": 0.0}), "e")
+    assert claim.verdict == verdict and claim.n == 5
+    if effect:
+        assert claim.estimate == pytest.approx(effect, abs=0.02)
+        assert claim.ci_low < claim.estimate < claim.ci_high
+
+
+def test_r_beats_gni():
+    claim = claim_r_beats_gni(metrics({"baseline": 0, "gni": 0.2, "explicit": 0.05}), "e")
+    assert claim.verdict == REPRODUCED and claim.estimate == pytest.approx(0.15, abs=0.02)
+
+
+def test_replacement_claims():
+    stable, drift, gauss = claims_replacement(
+        metrics(
+            {"m1": 0.2, "m16": 0.0, "replace_s1": 0.15, "replace_s0": 0.3, "replace_gauss": 0.0}
+        ),
+        "e",
+    )
+    assert stable.verdict == REPRODUCED and drift.verdict == REPRODUCED
+    assert gauss.verdict == REPRODUCED  # no effect: the CI holds 0
+    *_, bad_gauss = claims_replacement(
+        metrics({"m16": 0.0, "replace_s1": 0.1, "replace_s0": 0.1, "replace_gauss": 0.2}), "e"
+    )
+    assert bad_gauss.verdict == NOT_REPRODUCED
+
+
+def test_missing_runs_are_not_a_verdict():
+    claim = claim_larger_m(metrics({"m1": 0.1}), "e")
+    assert claim.verdict == "not run"
+
+
+def test_tail_claims_count_layers():
+    base = {
+        "experiment": "e",
+        "quantity": "z_mc",
+        "param": "weight",
+        "sample": "coords",
+        "estimator": "ecf",
+    }
+    fits = pd.DataFrame(
+        [
+            {
+                **base,
+                "alpha": 1.6,
+                "alpha_lo": 1.5,
+                "alpha_hi": 1.7,
+                "beta": 0.4,
+                "beta_lo": 0.3,
+                "beta_hi": 0.5,
+            },
+            {
+                **base,
+                "alpha": 1.7,
+                "alpha_lo": 1.6,
+                "alpha_hi": 1.8,
+                "beta": -0.2,
+                "beta_lo": -0.3,
+                "beta_hi": -0.1,
+            },
+            {
+                **base,
+                "alpha": 2.0,
+                "alpha_lo": 1.9,
+                "alpha_hi": 2.0,
+                "beta": 0.0,
+                "beta_lo": -0.1,
+                "beta_hi": 0.1,
+            },
+        ]
+    )
+    heavy, skew = claims_tails(fits, "e")
+    assert heavy.verdict == REPRODUCED and "2 of 3" in heavy.evidence
+    assert skew.verdict == REPRODUCED and skew.estimate == pytest.approx(0.2)
+    gaussian = fits.assign(alpha_hi=2.0, beta_lo=-0.1, beta_hi=0.1)
+    assert [c.verdict for c in claims_tails(gaussian, "e")] == [NOT_REPRODUCED] * 2

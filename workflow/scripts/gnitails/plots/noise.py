@@ -1,0 +1,162 @@
+"""Gradient-noise figures: per-layer log-densities (fig_noise_hist, fig_forward_noise) and the
+fitted tail index and skewness per layer (fig_tail_index), from stored dumps and fit tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from gnitails.plots.style import apply_style, plt
+
+BINS_PER_LOG_N = 5  # the authors' histogram resolution: 5 ln(n) bins over the sample's range
+
+
+def log_density(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres and log10 of the histogram density (empty bins dropped)."""
+    x = np.asarray(sample, dtype=np.float64).ravel()
+    bins = max(int(BINS_PER_LOG_N * np.log(len(x))), 10)
+    density, edges = np.histogram(x, bins=bins, density=True)
+    centres = (edges[:-1] + edges[1:]) / 2
+    keep = density > 0
+    return centres[keep], np.log10(density[keep])
+
+
+def stable_log_pdf(grid, alpha, beta, scale, loc_s1) -> np.ndarray:
+    """log10 density of the fitted law (scipy's levy_stable, S1, its default)."""
+    with np.errstate(divide="ignore"):
+        return np.log10(stats.levy_stable.pdf(grid, alpha, beta, loc=loc_s1, scale=scale))
+
+
+def _annotate(ax, lines: list[str]) -> None:
+    ax.text(
+        0.03,
+        0.97,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize="x-small",
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
+    )
+
+
+def density_panel(ax, sample, fit: pd.Series | None, title: str) -> None:
+    """Histogram log-density of `sample`, its moment-matched Gaussian and (if given) the
+    fitted stable law, with skewness and excess kurtosis in a box."""
+    x = np.asarray(sample, dtype=np.float64).ravel()
+    centres, logd = log_density(x)
+    ax.plot(centres, logd, ".", ms=3, color="0.25", label="data")
+    grid = np.linspace(centres.min(), centres.max(), 200)
+    with np.errstate(divide="ignore"):
+        gauss = np.log10(stats.norm.pdf(grid, x.mean(), x.std()))
+    ax.plot(grid, gauss, "--", lw=1.2, label="Gaussian (moments)")
+    lines = [f"skew = {stats.skew(x):.3g}", f"kurt = {stats.kurtosis(x):.3g}", f"n = {len(x)}"]
+    if fit is not None and np.isfinite(fit["alpha"]):
+        ax.plot(
+            grid,
+            stable_log_pdf(grid, fit["alpha"], fit["beta"], fit["scale"], fit["loc_s1"]),
+            lw=1.2,
+            label="fitted stable",
+        )
+        lines[:0] = [f"α = {fit['alpha']:.3f}", f"β = {fit['beta']:+.3f}"]
+    ymin = logd.min() - 0.5
+    ax.set_ylim(ymin, logd.max() + 0.5)
+    ax.set_title(title, fontsize="small")
+    ax.set_ylabel("log10 density")
+    _annotate(ax, lines)
+
+
+def density_grid(rows: list[list[tuple]], row_titles: list[str]):
+    """A figure of density panels: rows[i] is a list of (sample, fit or None, title)."""
+    apply_style()
+    ncol = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(3.2 * ncol, 2.8 * len(rows)), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(ncol):
+            ax = axes[i][j]
+            if j >= len(row):
+                ax.set_visible(False)
+                continue
+            density_panel(ax, *row[j])
+            if j == 0:
+                ax.set_ylabel(f"{row_titles[i]}\nlog10 density")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="lower center", ncol=3, fontsize="small", bbox_to_anchor=(0.5, -0.02)
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def tail_index_frame(fits: pd.DataFrame, estimator: str = "ecf") -> pd.DataFrame:
+    """The rows fig_tail_index draws: per-layer weight noise, coordinates of one draw."""
+    keep = (fits["param"] == "weight") & (fits["sample"] == "coords")
+    keep &= fits["estimator"] == estimator
+    keep &= fits["quantity"].isin(["z_mc", "z_r"])
+    return fits[keep].sort_values(["experiment", "quantity", "step", "layer"])
+
+
+def draw_tail_index(frame: pd.DataFrame, experiments: list[str]):
+    """α̂ (top) and β̂ (bottom) with 95% CIs against layer, one series per step and definition."""
+    apply_style()
+    fig, axes = plt.subplots(
+        2, len(experiments), figsize=(4.2 * len(experiments), 5.6), squeeze=False
+    )
+    markers = {"z_mc": "o", "z_r": "s"}
+    for j, name in enumerate(experiments):
+        sub = frame[frame["experiment"] == name]
+        for (quantity, step), series in sub.groupby(["quantity", "step"], sort=True):
+            label = f"{'Z (Monte Carlo)' if quantity == 'z_mc' else 'Z_R'}, step {step}"
+            for i, par in enumerate(("alpha", "beta")):
+                y = series[par].to_numpy()
+                err = np.vstack([y - series[f"{par}_lo"], series[f"{par}_hi"] - y])
+                axes[i][j].errorbar(
+                    series["layer"],
+                    y,
+                    yerr=err,
+                    marker=markers[quantity],
+                    ms=4,
+                    capsize=2,
+                    lw=1,
+                    label=label,
+                )
+        axes[0][j].axhline(2.0, color="0.5", lw=0.8, ls=":")
+        axes[1][j].axhline(0.0, color="0.5", lw=0.8, ls=":")
+        axes[0][j].set_title(name)
+        axes[0][j].set_ylabel("tail index α̂")
+        axes[1][j].set_ylabel("skewness β̂")
+        for i in (0, 1):
+            axes[i][j].set_xlabel("layer")
+            axes[i][j].xaxis.get_major_locator().set_params(integer=True)
+        axes[0][j].legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def tail_index_table(fits: pd.DataFrame) -> pd.DataFrame:
+    """Every estimator's α̂ and β̂ for the weight noise, coordinates of one draw."""
+    keep = (fits["param"] == "weight") & (fits["sample"] == "coords")
+    cols = [
+        "experiment",
+        "step",
+        "quantity",
+        "layer",
+        "estimator",
+        "n",
+        "alpha",
+        "alpha_lo",
+        "alpha_hi",
+        "beta",
+        "beta_lo",
+        "beta_hi",
+        "scale",
+        "skewness",
+        "kurtosis",
+        "gof",
+    ]
+    return (
+        fits.loc[keep, cols]
+        .sort_values(["experiment", "step", "quantity", "layer", "estimator"])
+        .reset_index(drop=True)
+    )
