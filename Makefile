@@ -9,6 +9,10 @@ ARGS ?=
 # Another full config instead of config/config.yaml, e.g. make run CONFIG=config/paper.yaml
 CONFIG ?=
 CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config)
+# GPU rules take one `gpu` token and the default profile allows one, so GPU jobs never share a
+# card. Without an NVIDIA GPU they run on the CPU: allow as many at once as there are cores.
+GPU_COUNT := $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+CPU_ONLY_ARGS := $(if $(filter 0,$(GPU_COUNT)),--resources gpu=$(shell nproc))
 
 .PHONY: venv check-config run dry-run test lint format report clean-results
 
@@ -20,7 +24,7 @@ check-config: venv
 	python -m gnitails.config $(or $(CONFIG),config/config.yaml)
 
 run: check-config
-	snakemake --cores all $(CONFIG_ARGS) $(ARGS)
+	snakemake --cores all $(CPU_ONLY_ARGS) $(CONFIG_ARGS) $(ARGS)
 
 dry-run: check-config
 	snakemake -n $(CONFIG_ARGS) $(ARGS)

@@ -13,7 +13,8 @@ from conftest import TEST_CONFIG, snakemake
 from gnitails.data import load_prepared
 
 pytestmark = pytest.mark.workflow
-TEST_ARGS = ("--configfile", str(TEST_CONFIG), "--replace-workflow-config")
+# No GPU here: let the GPU rules run side by side on the cores, as `make run` does.
+TEST_ARGS = ("--configfile", str(TEST_CONFIG), "--replace-workflow-config", "--resources", "gpu=2")
 
 
 def digest(path) -> str:

@@ -1,7 +1,5 @@
 # Shared set-up: config validation, wildcard constraints, and the named helpers that rules use
 # instead of lambdas. Everything with logic lives in the gnitails library.
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -32,18 +30,10 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def gpu_visible():
-    """Whether this machine has a usable NVIDIA GPU (without importing torch)."""
-    return (
-        bool(shutil.which("nvidia-smi"))
-        and os.environ.get("CUDA_VISIBLE_DEVICES") != ""
-    )
-
-
-# GPU jobs take one `gpu` token where a GPU exists, so the profile's `gpu: 1` limit keeps two of
-# them off one card; on a CPU-only machine they take none and run side by side on the cores.
-# Cluster profiles set gpu per rule (profiles/slurm).
-GPU_PER_JOB = 1 if gpu_visible() else 0
+# Every GPU rule asks for one GPU; the default profile allows one GPU job at a time, so two
+# never share a card. On a CPU-only machine `make run` lifts that limit to the core count
+# (--resources gpu=N); cluster profiles map the request to sbatch (profiles/slurm).
+GPU_PER_JOB = 1
 
 
 def dataset_spec(wildcards):
@@ -83,13 +73,26 @@ def train_outputs(experiment_names=None):
 
 
 def figure_experiments(figure):
-    """The experiments a figure draws on, from `figures:` in the config (a clear error if absent)."""
+    """The experiments a figure draws on, from `figures:` in the config (a clear error if absent).
+
+    Call it from input or params functions only, so that the error comes only when the figure
+    is asked for.
+    """
     if figure not in config["figures"]:
         raise WorkflowError(
             f"{figure} is not configured: add `figures: {{{figure}: {{experiments: [...]}}}}` "
             "to the config"
         )
     return config["figures"][figure]["experiments"]
+
+
+def figure_params(figure):
+    """A params function: the experiments of `figure`, looked up when its job is planned."""
+
+    def params(wildcards):
+        return figure_experiments(figure)
+
+    return params
 
 
 def figure_train_inputs(figure, rules=None):

@@ -18,7 +18,7 @@ rule fig_lm:
     conda:
         "../../envs/plot.yaml"
     params:
-        experiments=figure_experiments("fig_lm"),
+        experiments=figure_params("fig_lm"),
     script:
         "../scripts/fig_lm.py"
 
@@ -59,6 +59,6 @@ rule fig_r_vs_gni:
     conda:
         "../../envs/plot.yaml"
     params:
-        experiments=figure_experiments("fig_r_vs_gni"),
+        experiments=figure_params("fig_r_vs_gni"),
     script:
         "../scripts/fig_r_vs_gni.py"
