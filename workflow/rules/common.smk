@@ -121,7 +121,7 @@ FIGURE_FILES = {
 
 
 def all_targets():
-    """Everything `rule all` builds for the config in use: every configured figure."""
+    """The targets of `rule all` for the config in use (every configured figure)."""
     figures = [
         f
         for name in config["figures"]
