@@ -12,8 +12,12 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/noise_plan.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/noise.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/sde.smk"
 include: "workflow/rules/figures.smk"
 
 
@@ -21,7 +25,14 @@ localrules:
     all,
     fig_lm,
     fig_r_vs_gni,
+    fig_noise_hist,
+    fig_forward_noise,
+    fig_tail_index,
+    fig_replacement,
+    fig_sde_bias,
     table_performance,
+    table_tail_index,
+    table_claims,
 
 
 rule all:

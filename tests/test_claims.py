@@ -132,3 +132,32 @@ def test_tail_claims_count_layers():
     assert skew.verdict == REPRODUCED and skew.estimate == pytest.approx(0.2)
     gaussian = fits.assign(alpha_hi=2.0, beta_lo=-0.1, beta_hi=0.1)
     assert [c.verdict for c in claims_tails(gaussian, "e")] == [NOT_REPRODUCED] * 2
+
+
+def test_sde_claim_needs_bias_only_where_theory_puts_it():
+    from gnitails.claims import claim_sde_bias
+
+    rows = []
+    for alpha in (1.5, 2.0):
+        for beta in (-0.5, 0.0, 0.5):
+            moved = beta != 0 and alpha < 2
+            centre = -beta if moved else 0.0
+            rows.append(
+                {
+                    "study": "ou",
+                    "potential": "ou(theta=[1])",
+                    "parametrization": "S1",
+                    "coord": 0,
+                    "alpha": alpha,
+                    "beta": beta,
+                    "mode_bias": centre,
+                    "mode_bias_lo": centre - 0.1,
+                    "mode_bias_hi": centre + 0.1,
+                }
+            )
+    table = pd.DataFrame(rows)
+    claim = claim_sde_bias(table)
+    assert claim.verdict == REPRODUCED and "2 of 2" in claim.evidence and "4 of 4" in claim.evidence
+    flat = table.assign(mode_bias_lo=-0.1, mode_bias_hi=0.1)
+    assert claim_sde_bias(flat).verdict == NOT_REPRODUCED
+    assert claim_sde_bias(table.assign(parametrization="S0")).verdict == "not run"

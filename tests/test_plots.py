@@ -87,7 +87,7 @@ def test_performance_table_uses_the_last_step(tmp_path):
 
 def fits_table() -> pd.DataFrame:
     rows = []
-    for quantity in ("z_mc", "z_r", "minibatch"):
+    for quantity, sample in (("z_mc", "coords"), ("z_mc", "standardized"), ("z_r", "coords")):
         for layer in (1, 2, 3):
             for estimator in ("ecf", "quantile", "mohammadi"):
                 alpha = 1.5 + 0.1 * layer
@@ -100,7 +100,7 @@ def fits_table() -> pd.DataFrame:
                         "quantity": quantity,
                         "layer": layer,
                         "param": "weight",
-                        "sample": "coords",
+                        "sample": sample,
                         "estimator": estimator,
                         "n": 4096,
                         "alpha": alpha,
@@ -147,7 +147,8 @@ def test_noise_figures_render_and_are_stable(tmp_path):
     rng = np.random.default_rng(0)
     fits = fits_table()
     frame = tail_index_frame(fits)
-    assert set(frame["quantity"]) == {"z_mc", "z_r"} and set(frame["estimator"]) == {"ecf"}
+    assert set(frame["quantity"]) == {"z_mc"} and set(frame["estimator"]) == {"ecf"}
+    assert set(frame["sample"]) == {"coords", "standardized"}
     fit = frame.iloc[0]
     rows = [[(rng.standard_t(3, 500), fit, "W1"), (rng.standard_normal(500), None, "W2")]]
     for attempt in range(2):
@@ -167,4 +168,7 @@ def test_tail_index_table_keeps_every_estimator(tmp_path):
     assert len(table) == 3 * 3 * 3 and set(table["estimator"]) == {"ecf", "quantile", "mohammadi"}
     write_tail_index_table(table, tmp_path / "t.csv", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
-    assert "| a | 100 | z_mc | 1 | ecf | 4096 | 1.600 [1.580, 1.620] | 0.300 [0.250, 0.350] |" in md
+    row = (
+        "| a | 100 | z_mc | 1 | coords | ecf | 4096 | 1.600 [1.580, 1.620] | 0.300 [0.250, 0.350] |"
+    )
+    assert row in md

@@ -323,3 +323,20 @@ def test_validate_experiment_fills_defaults_without_touching_input():
     valid = validate_experiment(exp)
     assert valid["training"]["eval_every"] == 100 and valid["model"]["init"] == "torch"
     assert "eval_every" not in exp["training"]
+
+
+def test_noise_dump_snapshot_plan():
+    """The train rule saves the snapshots noise_dump needs, only for the dumped run and seeds."""
+    from gnitails.runs import noise_dump_run, noise_dump_steps, snapshot_steps
+
+    exp = copy.deepcopy(SIN_EXP)
+    assert snapshot_steps(exp, "gni", 0) == []  # no noise_dump block: no snapshots
+    exp["noise_dump"] = {"steps": [0, 10, "last"]}
+    assert noise_dump_run(exp) == "gni" and noise_dump_steps(exp) == [0, 10, 30]
+    assert snapshot_steps(exp, "gni", 0) == [0, 10, 30] and snapshot_steps(exp, "m1", 0) == []
+    exp["noise_dump"] = {"run": "m3", "seeds": [0], "steps": [40]}
+    with pytest.raises(ValueError, match="outside 0..30"):
+        snapshot_steps(exp, "m3", 0)
+    exp["noise_dump"] = {"run": "m7"}
+    with pytest.raises(ValueError, match="not a run"):
+        noise_dump_run(exp)

@@ -39,7 +39,19 @@ def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
     products = sorted(
         [*results.glob("data/*.npz"), *results.glob("figures/*"), *results.glob("tables/*")]
     )
-    assert {p.name for p in products} >= {"fig_lm.pdf", "fig_lm.png", "table_performance.md"}
+    figures = [
+        "fig_noise_hist",
+        "fig_forward_noise",
+        "fig_tail_index",
+        "fig_lm",
+        "fig_replacement",
+        "fig_r_vs_gni",
+        "fig_sde_bias",
+    ]
+    tables = ["table_tail_index", "table_performance", "table_claims"]
+    expected = {f"{f}.{ext}" for f in figures for ext in ("pdf", "png")}
+    expected |= {f"{t}.{ext}" for t in tables for ext in ("csv", "md")}
+    assert {p.name for p in products} >= expected
     assert all(p.stat().st_size > 0 for p in products)
     first = {p: digest(p) for p in products}
 
@@ -52,7 +64,10 @@ def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
 
     report = snakemake("--report", str(tmp_path / "report.html"), *TEST_ARGS, workdir=tmp_path)
     assert report.returncode == 0, report.stdout + report.stderr
-    assert "fig_lm.png" in (tmp_path / "report.html").read_text(errors="replace")
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert all(f"{name}.png" in html for name in figures)
+    claims = (results / "tables" / "table_claims.md").read_text()
+    assert "larger M lowers the clean training loss" in claims
 
 
 def test_one_figure_rebuilds_only_itself(tmp_path):

@@ -27,13 +27,8 @@ wildcard_constraints:
     experiment=alternation(config["experiments"]),
     source=alternation(DOWNLOADED),
     run=RUN_WILDCARD,
+    study=alternation(config["sde"]),
     seed=r"\d+",
-
-
-# Every GPU rule asks for one GPU; the default profile allows one GPU job at a time, so two
-# never share a card. On a CPU-only machine `make run` lifts that limit to the core count
-# (--resources gpu=N); cluster profiles map the request to sbatch (profiles/slurm).
-GPU_PER_JOB = 1
 
 
 def dataset_spec(wildcards):
@@ -110,22 +105,88 @@ def figure_train_inputs(figure, rules=None):
     return inputs
 
 
-FIGURE_FILES = {
-    "fig_lm": ["results/figures/fig_lm.pdf", "results/figures/fig_lm.png"],
-    "fig_r_vs_gni": [
-        "results/figures/fig_r_vs_gni.pdf",
-        "results/figures/fig_r_vs_gni.png",
-    ],
-    "table_performance": ["results/tables/table_performance.md"],
+def figure_fits(figure):
+    """An input function: the fits tables of the figure's experiments."""
+
+    def inputs(wildcards):
+        return fit_outputs(figure_experiments(figure))
+
+    return inputs
+
+
+def figure_last_dumps(figure):
+    """An input function: per experiment of the figure, the dump of its first seed's last step."""
+
+    def inputs(wildcards):
+        dumps = []
+        for name in figure_experiments(figure):
+            run, seeds, steps = noise_plan(name)
+            dumps.append(
+                f"results/noise/{name}/{run}/seed{seeds[0]}/step{max(steps)}.npz"
+            )
+        return dumps
+
+    return inputs
+
+
+# What table_claims reads: the runs of each figure whose claim it checks.
+CLAIM_RUNS = {
+    "fig_lm": ("gni_m",),
+    "fig_r_vs_gni": ("baseline", "gni", "explicit"),
+    "fig_replacement": ("gni_m", "replace_s1", "replace_s0", "replace_gauss"),
 }
+
+
+def claims_metrics(wildcards):
+    paths = []
+    for figure, rules in CLAIM_RUNS.items():
+        if figure in config["figures"]:
+            paths += figure_train_inputs(figure, rules)(wildcards)
+    return sorted(set(paths))
+
+
+def claims_fits(wildcards):
+    return (
+        figure_fits("fig_tail_index")(wildcards)
+        if "fig_tail_index" in config["figures"]
+        else []
+    )
+
+
+def figure_targets():
+    """The files of every figure and table the config asks for (plus the SDE figure and the
+    claims table, which read whatever the config produces)."""
+    targets = [
+        f"results/figures/{name}.png"
+        for name in config["figures"]
+        if name.startswith("fig_")
+    ]
+    targets += [
+        f"results/tables/{name}.md"
+        for name in config["figures"]
+        if name.startswith("table_")
+    ]
+    if config["sde"]:
+        targets.append("results/figures/fig_sde_bias.png")
+    return targets + ["results/tables/table_claims.md"]
+
+
+def sde_study_spec(wildcards):
+    """The config block of one SDE study (its changes trigger a rerun through params)."""
+    return config["sde"][wildcards.study]
+
+
+def sde_targets():
+    """The Parquet tables of every configured SDE study."""
+    return [f"results/sde/{name}.parquet" for name in sorted(config["sde"])]
 
 
 def all_targets():
     """The targets of `rule all` for the config in use (every configured figure)."""
-    figures = [
-        f
-        for name in config["figures"]
-        if name in FIGURE_FILES
-        for f in FIGURE_FILES[name]
-    ]
-    return train_outputs() + figures
+    return (
+        train_outputs()
+        + noise_outputs()
+        + fit_outputs()
+        + sde_targets()
+        + figure_targets()
+    )

@@ -62,3 +62,144 @@ rule fig_r_vs_gni:
         experiments=figure_params("fig_r_vs_gni"),
     script:
         "../scripts/fig_r_vs_gni.py"
+
+
+rule fig_noise_hist:
+    input:
+        dumps=figure_last_dumps("fig_noise_hist"),
+        fits=figure_fits("fig_noise_hist"),
+    output:
+        pdf="results/figures/fig_noise_hist.pdf",
+        png=report(
+            "results/figures/fig_noise_hist.png",
+            caption="../report/fig_noise_hist.rst",
+            category="Gradient noise",
+        ),
+    log:
+        "logs/figures/fig_noise_hist.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/fig_noise_hist.py"
+
+
+rule fig_forward_noise:
+    input:
+        dumps=figure_last_dumps("fig_forward_noise"),
+        fits=figure_fits("fig_forward_noise"),
+    output:
+        pdf="results/figures/fig_forward_noise.pdf",
+        png=report(
+            "results/figures/fig_forward_noise.png",
+            caption="../report/fig_forward_noise.rst",
+            category="Gradient noise",
+        ),
+    log:
+        "logs/figures/fig_forward_noise.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/fig_forward_noise.py"
+
+
+rule fig_tail_index:
+    input:
+        fits=figure_fits("fig_tail_index"),
+    output:
+        pdf="results/figures/fig_tail_index.pdf",
+        png=report(
+            "results/figures/fig_tail_index.png",
+            caption="../report/fig_tail_index.rst",
+            category="Gradient noise",
+        ),
+        data="results/figures/fig_tail_index.csv",
+    log:
+        "logs/figures/fig_tail_index.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=figure_params("fig_tail_index"),
+    script:
+        "../scripts/fig_tail_index.py"
+
+
+rule fig_replacement:
+    input:
+        metrics=figure_train_inputs(
+            "fig_replacement",
+            rules=("gni_m", "replace_s1", "replace_s0", "replace_gauss"),
+        ),
+    output:
+        pdf="results/figures/fig_replacement.pdf",
+        png=report(
+            "results/figures/fig_replacement.png",
+            caption="../report/fig_replacement.rst",
+            category="Implicit effect",
+        ),
+        data="results/figures/fig_replacement.csv",
+    log:
+        "logs/figures/fig_replacement.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=figure_params("fig_replacement"),
+    script:
+        "../scripts/fig_replacement.py"
+
+
+rule fig_sde_bias:
+    input:
+        tables=sde_targets(),
+    output:
+        pdf="results/figures/fig_sde_bias.pdf",
+        png=report(
+            "results/figures/fig_sde_bias.png",
+            caption="../report/fig_sde_bias.rst",
+            category="Lévy SDE",
+        ),
+    log:
+        "logs/figures/fig_sde_bias.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/fig_sde_bias.py"
+
+
+rule table_tail_index:
+    input:
+        fits=figure_fits("table_tail_index"),
+    output:
+        csv="results/tables/table_tail_index.csv",
+        md=report(
+            "results/tables/table_tail_index.md",
+            caption="../report/table_tail_index.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/tables/table_tail_index.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table_tail_index.py"
+
+
+rule table_claims:
+    input:
+        metrics=claims_metrics,
+        fits=claims_fits,
+        sde=sde_targets(),
+    output:
+        csv="results/tables/table_claims.csv",
+        md=report(
+            "results/tables/table_claims.md",
+            caption="../report/table_claims.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/tables/table_claims.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        figures=config["figures"],
+    script:
+        "../scripts/table_claims.py"

@@ -1,6 +1,9 @@
-# Training stage: one job per experiment x run (baseline | gni | m{M} | explicit) x seed.
-# The resumable state lives in an undeclared state/ folder, so Snakemake never deletes it when
-# a job is killed; the job picks up from it when run again.
+# Training stage: one job per experiment x run (baseline | gni | m{M} | explicit | replace_*)
+# x seed. The resumable state lives in an undeclared state/ folder, so Snakemake never deletes
+# it when a job is killed; the job picks up from it when run again. Runs whose noise is dumped
+# (noise_dump) also save weight snapshots in snapshots/step{s}.pt beside model.pt.
+# GPU rules ask for one GPU: the default profile allows one such job at a time, `make run`
+# lifts that limit to the core count on a CPU-only machine, profiles/slurm maps it to sbatch.
 
 
 rule train:
@@ -17,9 +20,10 @@ rule train:
         "../../envs/torch.yaml"
     threads: 1
     resources:
-        gpu=GPU_PER_JOB,
+        gpu=1,
     params:
         experiment=experiment_spec,
         state_dir=train_state_dir,
+        snapshot_steps=train_snapshot_steps,
     script:
         "../scripts/train.py"

@@ -20,6 +20,7 @@ with rule_logging(snakemake) as log:
         seed=int(wc.seed),
         out_dir=Path(snakemake.output.metrics).parent,
         state_dir=snakemake.params.state_dir,
+        snapshot_steps=snakemake.params.snapshot_steps,
         device=os.environ.get("GNITAILS_DEVICE", "auto"),
         threads=snakemake.threads,
         log=log.info,

@@ -1,7 +1,12 @@
 """Training runs an experiment asks for, and their names (no torch: the Snakefile uses it).
 
-A run is ``baseline`` (no noise), ``gni`` (one draw), ``m{M}`` (the M-draw loss L~_M) or
-``explicit`` (clean loss + R); the name is the ``{run}`` wildcard under results/train/.
+A run is ``baseline`` (no noise), ``gni`` (one draw), ``m{M}`` (the M-draw loss L~_M),
+``explicit`` (clean loss + R) or a replacement arm ``replace_s1`` | ``replace_s0`` |
+``replace_gauss`` (a mean gradient plus noise drawn from the law fitted to the current
+implicit-effect noise); the name is the ``{run}`` wildcard under results/train/.
+
+Also the noise-dump plan (which run, seeds and steps an experiment's ``noise_dump`` block asks
+for), because the train rule must know which snapshots to save.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-RUN_NAME = re.compile(r"^(baseline|gni|explicit|m([1-9][0-9]*))$")
+REPLACEMENT_RULES = ("replace_s1", "replace_s0", "replace_gauss")
+RUN_NAME = re.compile(
+    r"^(baseline|gni|explicit|replace_s1|replace_s0|replace_gauss|m([1-9][0-9]*))$"
+)
 RUN_WILDCARD = RUN_NAME.pattern[1:-1]  # the same, as a Snakemake wildcard constraint
 
 
@@ -24,10 +32,13 @@ class RunSpec:
 
     @classmethod
     def parse(cls, name: str) -> RunSpec:
-        """``baseline`` | ``gni`` | ``explicit`` | ``m{M}`` -> RunSpec."""
+        """``baseline`` | ``gni`` | ``explicit`` | ``replace_*`` | ``m{M}`` -> RunSpec."""
         match = RUN_NAME.match(name)
         if not match:
-            raise ValueError(f"run name {name!r} is not baseline, gni, explicit or m<M> (e.g. m16)")
+            raise ValueError(
+                f"run name {name!r} is not baseline, gni, explicit, replace_s1, replace_s0, "
+                "replace_gauss or m<M> (e.g. m16)"
+            )
         if match.group(2):
             return cls(name, "gni_m", int(match.group(2)))
         return cls(name, name, 1)
@@ -43,3 +54,62 @@ def planned_runs(experiment: Mapping) -> list[RunSpec]:
         else:
             runs.append(RunSpec(rule, rule, 1))
     return runs
+
+
+# --------------------------------------------------------------------------- noise dumps
+
+
+def noise_dump_run(experiment: Mapping) -> str:
+    """The run whose snapshots are dumped: ``noise_dump.run``, else ``gni``, else ``m1``."""
+    dump = experiment.get("noise_dump") or {}
+    names = [r.name for r in planned_runs(experiment)]
+    run = dump.get("run")
+    if run is None:
+        run = next((n for n in ("gni", "m1") if n in names), None)
+        if run is None:
+            raise ValueError(
+                "noise_dump.run: the experiment has neither a `gni` nor an `m1` run; "
+                f"name one of {names}"
+            )
+    elif run not in names:
+        raise ValueError(f"noise_dump.run: {run!r} is not a run of the experiment ({names})")
+    return run
+
+
+def noise_dump_seeds(experiment: Mapping) -> list[int]:
+    """``noise_dump.seeds``, else the experiment's first seed; each must be a training seed."""
+    dump = experiment.get("noise_dump") or {}
+    seeds = dump.get("seeds") or experiment["seeds"][:1]
+    bad = [s for s in seeds if s not in experiment["seeds"]]
+    if bad:
+        raise ValueError(f"noise_dump.seeds: {bad} are not among the experiment's seeds")
+    return [int(s) for s in seeds]
+
+
+def noise_dump_steps(experiment: Mapping) -> list[int]:
+    """Snapshot steps of ``noise_dump.steps`` (``last`` = the training budget), sorted."""
+    dump = experiment.get("noise_dump") or {}
+    training = experiment["training"]
+    total = training.get("steps")
+    steps = set()
+    for s in dump.get("steps", [0, "last"]):
+        if s == "last" or (total is None and isinstance(s, int)):
+            if total is None:
+                raise ValueError(
+                    "noise_dump.steps: the training budget is in epochs; give `training.steps` "
+                    "to dump noise (the step count must be known before the data exist)"
+                )
+            s = total
+        if not 0 <= int(s) <= total:
+            raise ValueError(f"noise_dump.steps: {s} lies outside 0..{total}")
+        steps.add(int(s))
+    return sorted(steps)
+
+
+def snapshot_steps(experiment: Mapping, run: str, seed: int) -> list[int]:
+    """The snapshots the train rule must save for ``run`` / ``seed`` (none if not dumped)."""
+    if not experiment.get("noise_dump"):
+        return []
+    if run != noise_dump_run(experiment) or int(seed) not in noise_dump_seeds(experiment):
+        return []
+    return noise_dump_steps(experiment)

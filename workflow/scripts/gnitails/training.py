@@ -6,9 +6,12 @@ Rules (the run directory name in brackets):
 - ``gni`` [gni]: one noise draw per step, L~_1.
 - ``gni_m`` [m{M}]: the M-draw loss L~_M, one batched forward pass over M tiled copies.
 - ``explicit`` [explicit]: L + R, R the explicit regulariser, no noise.
+- ``replace_s1`` | ``replace_s0`` | ``replace_gauss`` [same]: the gradient of a mean objective
+  (L~_M or L + R) plus noise drawn from the law fitted to the current implicit-effect noise
+  (:mod:`gnitails.replacement`).
 
-Randomness comes from four generators derived from the seed (init, data order, noise, R
-probes), so a seed gives every rule the same initial weights and minibatch order. Every
+Randomness comes from generators derived from the seed (init, data order, noise, R probes,
+replacement noise), so a seed gives every rule the same initial weights and minibatch order. Every
 ``checkpoint_every`` steps the whole state (weights, optimiser, generator states, data order,
 metric rows, step) goes atomically to ``state_dir``; a run started again with the same
 arguments continues from there and, on CPU, ends bit-identical to an uninterrupted run.
@@ -44,9 +47,10 @@ from gnitails.losses import accuracy, per_example_loss
 from gnitails.models import ModelSpec, Net, build_model
 from gnitails.progress import Progress, format_duration, stderr_log
 from gnitails.regulariser import regulariser
-from gnitails.runs import RunSpec
+from gnitails.replacement import Replacement
+from gnitails.runs import REPLACEMENT_RULES, RunSpec
 
-RULES = ("baseline", "gni", "gni_m", "explicit")
+RULES = ("baseline", "gni", "gni_m", "explicit", *REPLACEMENT_RULES)
 METRIC_COLUMNS = (
     "step",  # SGD updates done (0 = initial weights)
     "epoch",  # step / steps per epoch
@@ -54,7 +58,7 @@ METRIC_COLUMNS = (
     "test_loss",  # clean loss on the whole test set
     "test_accuracy",  # fraction correct on the test set (NaN for regression)
     "objective",  # what SGD minimised (L~_M, L or L + R) averaged over steps since last row
-    "regulariser",  # R averaged over the same steps (explicit rule; NaN otherwise)
+    "regulariser",  # R averaged over the same steps (explicit rule or mean; NaN otherwise)
     "wall_time",  # seconds of training so far, summed over resumed sessions
 )
 MODEL_FORMAT = "gnitails-model-1"
@@ -77,6 +81,10 @@ class TrainingSpec:
     checkpoint_every: int = 1000
     r_estimator: str = "exact"
     r_probes: int = 1
+    replace_refit_every: int = 100
+    replace_mean: str = "lm"
+    replace_m: int = 16
+    replace_scale: str = "rank1"
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> TrainingSpec:
@@ -165,15 +173,18 @@ class _Generators:
     order: torch.Generator
     noise: torch.Generator
     probes: torch.Generator
+    replace: torch.Generator  # replacement arms: the fitting draw and the injected noise
 
     @classmethod
     def from_seed(cls, seed: int, device: torch.device) -> _Generators:
-        s_init, s_order, s_noise, s_probes = _seed_streams(seed, 4)
+        # spawn(5) keeps the first four streams of spawn(4): earlier runs are unchanged
+        s_init, s_order, s_noise, s_probes, s_replace = _seed_streams(seed, 5)
         return cls(
             init=torch.Generator().manual_seed(s_init),
             order=torch.Generator().manual_seed(s_order),
             noise=torch.Generator(device=device).manual_seed(s_noise),
             probes=torch.Generator(device=device).manual_seed(s_probes),
+            replace=torch.Generator(device=device).manual_seed(s_replace),
         )
 
     def state(self) -> dict[str, Tensor]:
@@ -455,6 +466,27 @@ def _train(
     loss_fn = per_example_loss(task)
     order = _BatchOrder(n_train, spec.batch(n_train), gens.order, dev)
     sampler = NoiseSampler(noise, net.activation_shapes, gens.noise, reuse_buffer=True)
+    replacement = None
+    if run.rule in REPLACEMENT_RULES:
+        replacement = Replacement(
+            run.rule,
+            net,
+            noise,
+            task,
+            loss_fn,
+            mean=spec.replace_mean,
+            m=spec.replace_m,
+            refit_every=spec.replace_refit_every,
+            scale_model=spec.replace_scale,
+            mean_sampler=sampler,
+            generator=gens.replace,
+            r_options={
+                "estimator": spec.r_estimator,
+                "probes": spec.r_probes,
+                "generator": gens.probes,
+            },
+            log=log,
+        )
     steps_per_epoch = spec.steps_per_epoch(n_train)
     record_every_epoch = (
         spec.eval_every_epochs * steps_per_epoch if spec.eval_every_epochs else None
@@ -495,6 +527,8 @@ def _train(
             order.load(state["order"])
             rows = state["rows"]
             sums.load(state["sums"])
+            if replacement is not None:
+                replacement.load(state["replacement"])
             step, elapsed_before = state["step"], state["elapsed"]
             log(f"{run.name} seed {seed}: resuming from step {step} ({state_path})")
         else:
@@ -512,7 +546,7 @@ def _train(
 
     def record(s: int) -> None:
         row = {"step": s, "epoch": s / steps_per_epoch, **evaluate(net), **sums.take()}
-        if run.rule != "explicit":
+        if run.rule != "explicit" and not (replacement and spec.replace_mean == "explicit"):
             row["regulariser"] = float("nan")
         rows.append({**row, "wall_time": elapsed()})
 
@@ -532,9 +566,13 @@ def _train(
             "sums": sums.state(),
             "elapsed": elapsed(),
         }
+        if replacement is not None:
+            state["replacement"] = replacement.state()
         _atomic_torch_save(state, state_path)
 
     def objective(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor | None]:
+        if replacement is not None:
+            return replacement.objective(xb, yb)
         if run.rule == "baseline" or (run.rule != "explicit" and not noise.layers):
             return loss_fn(net(xb), yb).mean(), None
         if run.rule == "explicit":
@@ -563,6 +601,8 @@ def _train(
         obj, r = objective(xb, yb)
         opt.zero_grad(set_to_none=True)
         obj.backward()
+        if replacement is not None:
+            replacement.perturb(step, xb, yb)
         opt.step()
         sums.add(obj, r)
         step += 1

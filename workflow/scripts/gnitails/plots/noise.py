@@ -89,33 +89,37 @@ def density_grid(rows: list[list[tuple]], row_titles: list[str]):
     return fig
 
 
+SAMPLE_LABELS = {"coords": "pooled entries", "standardized": "standardised entries"}
+
+
 def tail_index_frame(fits: pd.DataFrame, estimator: str = "ecf") -> pd.DataFrame:
-    """The rows fig_tail_index draws: per-layer weight noise, coordinates of one draw."""
-    keep = (fits["param"] == "weight") & (fits["sample"] == "coords")
-    keep &= fits["estimator"] == estimator
-    keep &= fits["quantity"].isin(["z_mc", "z_r"])
-    return fits[keep].sort_values(["experiment", "quantity", "step", "layer"])
+    """The rows fig_tail_index draws: ECF fits of the per-layer weight noise Z, one draw's
+    entries pooled as the authors did and standardised by their rank-1 scales."""
+    keep = (fits["param"] == "weight") & (fits["quantity"] == "z_mc")
+    keep &= fits["sample"].isin(list(SAMPLE_LABELS)) & (fits["estimator"] == estimator)
+    return fits[keep].sort_values(["experiment", "sample", "step", "layer"])
 
 
 def draw_tail_index(frame: pd.DataFrame, experiments: list[str]):
-    """α̂ (top) and β̂ (bottom) with 95% CIs against layer, one series per step and definition."""
+    """α̂ (top) and β̂ (bottom) with 95% CIs against layer, one series per sample and step."""
     apply_style()
     fig, axes = plt.subplots(
         2, len(experiments), figsize=(4.2 * len(experiments), 5.6), squeeze=False
     )
-    markers = {"z_mc": "o", "z_r": "s"}
+    markers = {"coords": "o", "standardized": "s"}
     for j, name in enumerate(experiments):
         sub = frame[frame["experiment"] == name]
-        for (quantity, step), series in sub.groupby(["quantity", "step"], sort=True):
-            label = f"{'Z (Monte Carlo)' if quantity == 'z_mc' else 'Z_R'}, step {step}"
+        for (sample, step), series in sub.groupby(["sample", "step"], sort=True):
+            label = f"{SAMPLE_LABELS[sample]}, step {step}"
             for i, par in enumerate(("alpha", "beta")):
                 y = series[par].to_numpy()
-                err = np.vstack([y - series[f"{par}_lo"], series[f"{par}_hi"] - y])
+                lo = np.nan_to_num(y - series[f"{par}_lo"].to_numpy())
+                hi = np.nan_to_num(series[f"{par}_hi"].to_numpy() - y)
                 axes[i][j].errorbar(
                     series["layer"],
                     y,
-                    yerr=err,
-                    marker=markers[quantity],
+                    yerr=np.vstack([lo, hi]),
+                    marker=markers[sample],
                     ms=4,
                     capsize=2,
                     lw=1,
@@ -135,13 +139,14 @@ def draw_tail_index(frame: pd.DataFrame, experiments: list[str]):
 
 
 def tail_index_table(fits: pd.DataFrame) -> pd.DataFrame:
-    """Every estimator's α̂ and β̂ for the weight noise, coordinates of one draw."""
-    keep = (fits["param"] == "weight") & (fits["sample"] == "coords")
+    """Every estimator's α̂ and β̂ for the weight noise (Z, Z_R, minibatch), every sample."""
+    keep = fits["param"] == "weight"
     cols = [
         "experiment",
         "step",
         "quantity",
         "layer",
+        "sample",
         "estimator",
         "n",
         "alpha",
@@ -155,8 +160,39 @@ def tail_index_table(fits: pd.DataFrame) -> pd.DataFrame:
         "kurtosis",
         "gof",
     ]
-    return (
-        fits.loc[keep, cols]
-        .sort_values(["experiment", "step", "quantity", "layer", "estimator"])
-        .reset_index(drop=True)
-    )
+    order = ["experiment", "step", "quantity", "layer", "sample", "estimator"]
+    return fits.loc[keep, cols].sort_values(order).reset_index(drop=True)
+
+
+def density_rows(dump_paths, fits: pd.DataFrame, quantity: str):
+    """Panels for density_grid: one row per dump, one panel per layer of `quantity`
+    (``z_mc``: weight noise W_k; ``forward``: forward noise h̃_k − h_k), each with its ECF fit
+    to the pooled live entries of the first draw."""
+    from gnitails.noise import coords_sample, layer_of, load_dump
+
+    param = "activation" if quantity == "forward" else "weight"
+    rows, titles = [], []
+    for path in dump_paths:
+        arrays, meta = load_dump(path)
+        sel = fits[
+            (fits["experiment"] == meta["experiment"])
+            & (fits["step"] == meta["step"])
+            & (fits["quantity"] == quantity)
+            & (fits["param"] == param)
+            & (fits["sample"] == "coords")
+            & (fits["estimator"] == "ecf")
+        ]
+        keys = [k for k in arrays if layer_of(k)[:2] == (quantity, param)]
+        row = []
+        for key in sorted(keys, key=lambda k: layer_of(k)[2]):
+            layer = layer_of(key)[2]
+            x = coords_sample(arrays[key])
+            x = x[x != 0]  # dead entries (no noise reaches them), as in the fits
+            if x.size < 2 or x.min() == x.max():
+                continue
+            fit = sel[sel["layer"] == layer]
+            name = f"h{layer}" if quantity == "forward" else f"W{layer}"
+            row.append((x, fit.iloc[0] if len(fit) else None, name))
+        rows.append(row)
+        titles.append(f"{meta['experiment']}, step {meta['step']}")
+    return rows, titles

@@ -78,7 +78,7 @@ def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str
 def write_tail_index_table(table: pd.DataFrame, csv: str | Path, md: str | Path) -> None:
     """CSV with every digit; Markdown with α̂ and β̂ [95% CI] per layer and estimator."""
     table.to_csv(csv, index=False, float_format="%.9g")
-    shown = table[["experiment", "step", "quantity", "layer", "estimator", "n"]].copy()
+    shown = table[["experiment", "step", "quantity", "layer", "sample", "estimator", "n"]].copy()
     for par in ("alpha", "beta"):
         shown[par] = [
             format_ci(*r, digits=3) for r in table[[par, f"{par}_lo", f"{par}_hi"]].to_numpy()

@@ -1,0 +1,282 @@
+"""Noise dumps: what one snapshot's noise file holds, how it is computed, written and read.
+
+A dump (``results/noise/{experiment}/{run}/seed{seed}/step{step}.npz``) holds float32 arrays
+
+- ``z_mc/{weight,bias}/{k}``   (K, *param_shape)  Z with the M-draw Monte-Carlo mean
+- ``z_r/{weight,bias}/{k}``    (K, *param_shape)  Z_R = grad L~(eps) - grad (L + R)
+- ``minibatch/{weight,bias}/{k}`` (K, *param_shape)  grad L(minibatch) - grad L(train set)
+- ``forward/{k}``              (K', B, *activation_shape)  h~_k - h_k, k = 0..L
+
+for the parametrised layers k = 1..L (``Net.layers[k - 1]``, which produces h_k), plus
+``meta``, a JSON string. Z and Z_R of draw d use the same eps_d, and forward draw d (d < K')
+is that same eps_d. Files are written byte-stably (fixed zip timestamps).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gnitails.gni import NoiseSampler, NoiseSpec
+from gnitails.losses import per_example_loss
+from gnitails.models import Net
+from gnitails.noise import gradients as G
+
+DUMP_FORMAT = "gnitails-noise-1"
+QUANTITIES = ("z_mc", "z_r", "minibatch")  # gradient noises; "forward" is per activation
+DEFINITIONS = {
+    "z_mc": "grad L~(B; w, eps) - (1/M) sum_m grad L~(B; w, eps_m), M independent draws "
+    "shared by the K draws",
+    "z_r": "grad L~(B; w, eps) - grad (L + R)(B; w), R exact",
+    "minibatch": "grad L(minibatch; w) - grad L(train set; w), no noise (Simsekli et al. 2019)",
+    "forward": "h~_k - h_k, the accumulated forward noise at activation k (k = 0: the input)",
+}
+ESTIMATORS = ("ecf", "quantile", "mohammadi")
+
+
+@dataclass(frozen=True)
+class DumpSpec:
+    """An experiment's ``noise_dump`` block (see config/README.md)."""
+
+    steps: tuple = (0, "last")
+    m: int = 100
+    draws: int = 100
+    forward_draws: int | None = None
+    batch: int | None = None
+    minibatch_size: int = 32
+    run: str | None = None
+    seeds: tuple[int, ...] | None = None
+    fit: dict = field(default_factory=lambda: {"estimators": list(ESTIMATORS), "n_boot": 20})
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> DumpSpec:
+        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}
+        for k in ("steps", "seeds"):
+            if known.get(k) is not None:
+                known[k] = tuple(known[k])
+        spec = cls(**known)
+        if spec.n_forward > spec.draws:
+            raise ValueError(
+                f"noise_dump.forward_draws: {spec.forward_draws} exceeds draws = {spec.draws} "
+                "(forward draws reuse the first draws' noise)"
+            )
+        return spec
+
+    @property
+    def n_forward(self) -> int:
+        return self.draws if self.forward_draws is None else self.forward_draws
+
+    @property
+    def estimators(self) -> list[str]:
+        return list(self.fit.get("estimators", ESTIMATORS))
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.fit.get("n_boot", 20))
+
+
+def _generators(seed: int, step: int, device: torch.device) -> dict[str, torch.Generator]:
+    """Independent streams for a (seed, step) dump: noise, minibatches, the Z batch."""
+    names = ("noise", "minibatch", "batch")
+    children = np.random.SeedSequence([int(seed), int(step), 0x6E6F697365]).spawn(len(names))
+    out = {}
+    for name, child in zip(names, children, strict=True):
+        s = int(child.generate_state(1, np.uint64)[0] >> np.uint64(1))
+        dev = device if name != "batch" else torch.device("cpu")
+        out[name] = torch.Generator(device=dev).manual_seed(s)
+    return out
+
+
+def _param_key(quantity: str, name: str) -> str:
+    """``layers.0.weight`` -> ``{quantity}/weight/1`` (k = the layer producing h_k)."""
+    _, i, kind = name.split(".")
+    return f"{quantity}/{kind}/{int(i) + 1}"
+
+
+def compute_dump(
+    net: Net,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    task: str,
+    noise: NoiseSpec,
+    spec: DumpSpec,
+    *,
+    seed: int,
+    step: int,
+    chunk: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Every array of one dump for the net's current weights (the caller adds ``meta``)."""
+    dev = next(net.parameters()).device
+    gens = _generators(seed, step, dev)
+    loss_fn = per_example_loss(task)
+    n = len(x_train)
+    if spec.batch is None or spec.batch >= n:
+        x, y = x_train, y_train
+    else:
+        keep = torch.randperm(n, generator=gens["batch"])[: spec.batch].to(dev)
+        x, y = x_train[keep], y_train[keep]
+    if spec.minibatch_size > n:
+        raise ValueError(
+            f"noise_dump.minibatch_size: {spec.minibatch_size} exceeds the {n} training examples"
+        )
+    sampler = NoiseSampler(noise, net.activation_shapes, gens["noise"])
+    arrays: dict[str, np.ndarray] = {}
+
+    def put(quantity: str, grads: G.Grads) -> None:
+        for name, g in grads.items():
+            arrays[_param_key(quantity, name)] = g.detach().cpu().numpy().astype(np.float32)
+
+    eps = G.draw_noise(sampler, spec.draws, len(x))
+    per_draw = G.per_draw_gradients(net, x, y, loss_fn, noise, eps, chunk)
+    put(
+        "z_mc",
+        G.subtract(per_draw, G.mean_gradient(net, x, y, loss_fn, noise, spec.m, sampler, chunk)),
+    )
+    put("z_r", G.subtract(per_draw, G.explicit_gradient(net, x, y, task, loss_fn, noise)))
+    del per_draw
+    index = G.minibatch_index(n, spec.minibatch_size, spec.draws, gens["minibatch"])
+    mini = G.minibatch_gradients(net, x_train, y_train, loss_fn, index, chunk)
+    put("minibatch", G.subtract(mini, G.clean_gradient(net, x_train, y_train, loss_fn)))
+    first = {k: e[: spec.n_forward] for k, e in eps.items()}
+    for k, f in enumerate(G.forward_noise(net, x, noise, first)):
+        arrays[f"forward/{k}"] = f.cpu().numpy().astype(np.float32)
+    return arrays
+
+
+def dump_meta(
+    net: Net, noise: NoiseSpec, spec: DumpSpec, arrays: Mapping[str, np.ndarray], **extra
+) -> dict:
+    """The ``meta`` record of a dump (JSON types: what :func:`load_dump` gives back)."""
+    batch = arrays["forward/0"].shape[1]
+    meta = {
+        "format": DUMP_FORMAT,
+        **extra,
+        "m": spec.m,
+        "draws": spec.draws,
+        "forward_draws": spec.n_forward,
+        "batch": batch,
+        "minibatch_size": spec.minibatch_size,
+        "sigma": list(noise.sigmas),
+        "noised_layers": list(noise.layers),
+        "mode": noise.mode,
+        "definitions": DEFINITIONS,
+        "layer_names": net.layer_names(),
+        "n_layers": net.n_layers,
+        "shapes": {k: list(v.shape) for k, v in arrays.items()},
+        "spec": {k: v for k, v in asdict(spec).items() if k != "fit"},
+    }
+    return json.loads(json.dumps(meta))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def save_dump(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping) -> None:
+    """Write an .npz atomically with fixed timestamps (same content -> same bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            items = {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))}
+            for key in sorted(items):
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asarray(items[key]), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_dump(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """``(arrays, meta)`` of a dump: arrays by key (``z_mc/weight/1``, ``forward/0``, ...)."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "meta"}
+        meta = json.loads(str(f["meta"]))
+    return arrays, meta
+
+
+def coords_sample(arr: np.ndarray) -> np.ndarray:
+    """All coordinates of the first draw, flattened: the authors' per-layer sample."""
+    return np.asarray(arr[0]).reshape(-1)
+
+
+def typical_coordinate(arr: np.ndarray) -> int:
+    """The flat coordinate whose spread over draws is the median among non-constant ones.
+
+    A fixed, typical choice for :func:`draws_sample` that avoids dead (always zero)
+    coordinates; -1 when every coordinate is constant over the draws.
+    """
+    flat = np.asarray(arr).reshape(arr.shape[0], -1)
+    sd = flat.std(axis=0, dtype=np.float64)
+    live = np.flatnonzero(sd > 0)
+    if live.size == 0:
+        return -1
+    order = live[np.argsort(sd[live], kind="stable")]
+    return int(order[(order.size - 1) // 2])
+
+
+def draws_sample(arr: np.ndarray, index: int | None = None) -> np.ndarray:
+    """One coordinate (flat ``index``; default :func:`typical_coordinate`) over the K draws."""
+    flat = np.asarray(arr).reshape(arr.shape[0], -1)
+    if index is None:
+        index = max(typical_coordinate(arr), 0)
+    return flat[:, index]
+
+
+def layer_of(key: str) -> tuple[str, str, int]:
+    """``z_mc/weight/3`` -> ("z_mc", "weight", 3); ``forward/2`` -> ("forward", "activation", 2)."""
+    parts = key.split("/")
+    if parts[0] == "forward":
+        return "forward", "activation", int(parts[1])
+    return parts[0], parts[1], int(parts[2])
+
+
+def dump_snapshot(
+    experiment: Mapping,
+    data,
+    snapshot: str | Path,
+    out: str | Path,
+    *,
+    ids: Mapping,
+    device: str | torch.device = "cpu",
+    threads: int | None = 1,
+    chunk: int | None = None,
+) -> dict:
+    """Load a training snapshot, compute its dump and write ``out``; returns the meta.
+
+    ``ids`` (experiment, run, seed, step) go into the meta; the seed and step seed the draws.
+    """
+    from gnitails.training import load_model, resolve_device
+
+    dev = resolve_device(device)
+    old_threads = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        net, _ = load_model(snapshot, dev)
+        noise = NoiseSpec.from_config(experiment["noise"], net.n_layers)
+        spec = DumpSpec.from_config(experiment["noise_dump"])
+        x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(dev)
+        y = torch.from_numpy(np.ascontiguousarray(data.y_train)).to(dev)
+        arrays = compute_dump(
+            net, x, y, data.task, noise, spec, seed=ids["seed"], step=ids["step"], chunk=chunk
+        )
+    finally:
+        torch.set_num_threads(old_threads)
+    meta = dump_meta(net, noise, spec, arrays, **ids, device=dev.type)
+    save_dump(out, arrays, meta)
+    return meta

@@ -1,0 +1,178 @@
+"""Stable fits of dumped noise: one row per (step, quantity, layer, param, sample, estimator).
+
+Samples: ``coords`` = every live coordinate of the first draw (the authors' pooled sample),
+``draws`` = one coordinate over the K draws (:func:`~gnitails.noise.dump.typical_coordinate`),
+which tests the i.i.d.-across-coordinates reading of the first, and, for matrices (weights;
+forward noise as examples x units), ``standardized`` = the first draw's live entries divided by
+their rank-1 scales r_i c_j (:mod:`gnitails.scales`): pooled raw entries mix scales that differ
+by orders of magnitude, which alone drives alpha-hat far below 2. *Dead* coordinates, constant
+over all K draws (e.g. weights into a ReLU unit inactive on the whole batch, which no noise
+reaches), are left out of ``coords``: a point mass at 0 is not part of a stable law and drags
+alpha to the bound. ``dead_fraction`` records how many were left out.
+
+Estimators come from :mod:`gnitails.stable`, locations in S1 (``loc_s0`` converted), 95% CIs
+from the Cramer-Rao bound where it is tabled (alpha >= 1.1), else an ``n_boot``-replicate
+block bootstrap; Mohammadi's from its per-block spread. Mohammadi runs on the demeaned sample
+(it assumes a centred law). A sample that cannot be fitted (too few points, constant) gives a
+row of NaNs whose ``note`` says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from gnitails.noise.dump import coords_sample, layer_of, load_dump, typical_coordinate
+from gnitails.scales import standardize
+from gnitails.stable import fit
+
+COLUMNS = (
+    "experiment",
+    "run",
+    "seed",
+    "step",
+    "quantity",
+    "layer",
+    "param",
+    "sample",
+    "estimator",
+    "n",
+    "alpha",
+    "alpha_lo",
+    "alpha_hi",
+    "beta",
+    "beta_lo",
+    "beta_hi",
+    "scale",
+    "loc_s1",
+    "loc_s0",
+    "skewness",
+    "kurtosis",
+    "gof",
+    "parametrization",
+    "uncertainty",
+    "coordinate",
+    "dead_fraction",
+    "note",
+)
+FLOATS = [
+    "alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "scale", "loc_s1", "loc_s0",
+    "skewness", "kurtosis", "gof", "dead_fraction",
+]  # fmt: skip
+NAN = math.nan
+
+
+def _fit(x: np.ndarray, estimator: str, n_boot: int):
+    """CRB intervals where tabled, else a small block bootstrap (the costly part of a table)."""
+    r = fit(x, estimator, uncertainty="crb")
+    if estimator != "mohammadi" and math.isnan(r.se.get("alpha", NAN)) and n_boot > 0:
+        try:
+            return fit(x, estimator, uncertainty="bootstrap", n_boot=n_boot), ""
+        except ValueError as exc:  # too many degenerate replicates: keep the point estimate
+            return r, f"no CI: {exc}"
+    return r, ""
+
+
+def _fit_row(x: np.ndarray, estimator: str, n_boot: int) -> dict:
+    x = np.asarray(x, dtype=np.float64)
+    row = {"n": int(x.size)}
+    try:
+        if estimator == "mohammadi":
+            xc = x - x.mean()
+            try:
+                r, note = fit(xc, "mohammadi"), ""
+            except ValueError:  # N prime: no divisor <= sqrt(N); truncate to a block multiple
+                m = max(2, math.isqrt(x.size))
+                r, note = fit(xc, "mohammadi", block=m), f"block {m} (n prime)"
+        else:
+            r, note = _fit(x, estimator, n_boot)
+    except ValueError as exc:
+        return {**row, "note": str(exc)}
+    ci = r.ci95
+    return {
+        **row,
+        "alpha": r.alpha,
+        "alpha_lo": ci.get("alpha", (NAN, NAN))[0],
+        "alpha_hi": ci.get("alpha", (NAN, NAN))[1],
+        "beta": r.beta,
+        "beta_lo": ci.get("beta", (NAN, NAN))[0],
+        "beta_hi": ci.get("beta", (NAN, NAN))[1],
+        "scale": r.scale,
+        "loc_s1": r.loc,
+        "loc_s0": r.to("S0").loc,
+        "skewness": r.skewness,
+        "kurtosis": r.kurtosis,
+        "gof": r.gof,
+        "uncertainty": r.uncertainty,
+        "note": note,
+    }
+
+
+def fit_arrays(
+    arrays: Mapping[str, np.ndarray], estimators: Iterable[str], n_boot: int = 20, **ids
+) -> list[dict]:
+    """Rows for every array of one dump; ``ids`` (experiment, run, seed, step) go in each."""
+    estimators = list(estimators)
+    rows = []
+    for key in sorted(arrays, key=lambda k: (layer_of(k)[0], layer_of(k)[2], layer_of(k)[1])):
+        quantity, param, layer = layer_of(key)
+        flat = arrays[key].reshape(arrays[key].shape[0], -1)
+        live = (
+            flat.std(axis=0, dtype=np.float64) > 0
+            if len(flat) > 1
+            else np.ones(flat.shape[1], bool)
+        )
+        index = typical_coordinate(flat)
+        samples = {
+            "coords": (coords_sample(flat)[live], -1),
+            "draws": (flat[:, max(index, 0)], index),
+        }
+        first = arrays[key][0]
+        standardized = standardize(first.reshape(first.shape[0], -1)) if first.ndim >= 2 else None
+        if standardized is not None:
+            samples["standardized"] = (standardized, -1)
+        dead = float(1 - live.mean())
+        for sample, (x, coord) in samples.items():
+            for est in estimators:
+                rows.append(
+                    {
+                        **ids,
+                        "quantity": quantity,
+                        "layer": layer,
+                        "param": param,
+                        "sample": sample,
+                        "estimator": est,
+                        "parametrization": "S1",
+                        "coordinate": coord,
+                        "dead_fraction": dead if sample == "coords" else NAN,
+                        **_fit_row(x, est, n_boot),
+                    }
+                )
+    return rows
+
+
+def fits_table(rows: list[dict]) -> pd.DataFrame:
+    """Rows -> the fits table with fixed columns and dtypes (NaN where no value)."""
+    df = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    for col in ("seed", "step", "layer", "n", "coordinate"):
+        df[col] = df[col].astype("int64")
+    for col in ("note", "uncertainty"):
+        df[col] = df[col].fillna("").astype(str)
+    df[FLOATS] = df[FLOATS].astype("float64")
+    return df
+
+
+def fit_dumps(paths: Iterable[str], estimators: Iterable[str], n_boot: int = 20) -> pd.DataFrame:
+    """The fits table of several dumps (e.g. every step of one run and seed), in step order."""
+    rows: list[dict] = []
+    metas = []
+    for path in paths:
+        arrays, meta = load_dump(path)
+        metas.append(meta)
+        ids = {k: meta[k] for k in ("experiment", "run", "seed", "step")}
+        rows += fit_arrays(arrays, estimators, n_boot=n_boot, **ids)
+    order = ["step", "quantity", "layer", "param", "sample", "estimator"]
+    return fits_table(rows).sort_values(order, kind="stable", ignore_index=True)
