@@ -161,3 +161,37 @@ def test_sde_claim_needs_bias_only_where_theory_puts_it():
     flat = table.assign(mode_bias_lo=-0.1, mode_bias_hi=0.1)
     assert claim_sde_bias(flat).verdict == NOT_REPRODUCED
     assert claim_sde_bias(table.assign(parametrization="S0")).verdict == "not run"
+
+
+def test_a_run_diverging_in_every_seed_is_reported_as_such():
+    from gnitails.claims import DIVERGED
+
+    df = metrics({"m16": 0.0, "replace_s1": 0.1, "replace_s0": 0.1, "replace_gauss": 0.0})
+    df.loc[(df["run"] == "replace_s1") & (df["step"] > 50), "train_loss"] = np.nan
+    df.loc[(df["run"] == "replace_s0") & (df["seed"] == 0) & (df["step"] > 50), "train_loss"] = (
+        np.inf
+    )
+    stable, drift, _ = claims_replacement(df, "e")
+    assert stable.verdict == DIVERGED and stable.n == 5 and "every seed" in stable.evidence
+    assert drift.n == 4 and "diverged in 1 of 5 seeds" in drift.evidence
+    assert drift.verdict == REPRODUCED
+
+
+def test_tail_claims_prefer_the_standardised_sample():
+    base = {
+        "experiment": "e",
+        "quantity": "z_mc",
+        "param": "weight",
+        "estimator": "ecf",
+        "beta": 0.0,
+        "beta_lo": -0.1,
+        "beta_hi": 0.1,
+    }
+    fits = pd.DataFrame(
+        [
+            {**base, "sample": "coords", "alpha": 0.5, "alpha_lo": 0.4, "alpha_hi": 0.6},
+            {**base, "sample": "standardized", "alpha": 2.0, "alpha_lo": 1.9, "alpha_hi": 2.0},
+        ]
+    )
+    heavy, _ = claims_tails(fits, "e")
+    assert heavy.verdict == NOT_REPRODUCED and "standardised" in heavy.evidence

@@ -24,6 +24,7 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
     "inconclusive",
     "not run",
 )
+DIVERGED = "not reproduced: training diverged"
 
 
 @dataclass
@@ -69,8 +70,20 @@ def verdict_positive(low: float, high: float) -> str:
 
 def _paired_claim(metrics, experiment, column, worse, better, claim, what) -> Claim:
     finals = final_values(metrics[metrics["experiment"] == experiment], column)
-    est, low, high, n = paired_difference(finals, column, worse, better)
     evidence = f"{what}: {column}({worse}) − {column}({better}), paired over seeds"
+    runs = finals[finals["run"] == worse]
+    diverged = int((~np.isfinite(runs[column])).sum())
+    if len(runs) and diverged == len(runs):
+        return Claim(
+            claim,
+            experiment,
+            f"{worse} diverged (non-finite loss) in every seed",
+            n=diverged,
+            verdict=DIVERGED,
+        )
+    est, low, high, n = paired_difference(finals, column, worse, better)
+    if diverged:
+        evidence += f"; {worse} diverged in {diverged} of {len(runs)} seeds (left out)"
     return Claim(claim, experiment, evidence, est, low, high, n, verdict_positive(low, high))
 
 
@@ -137,7 +150,7 @@ def claims_replacement(metrics: pd.DataFrame, experiment: str) -> list[Claim]:
         "final clean training loss",
     )
     # The Gaussian claim is one of *no* effect: reproduced when the CI holds 0 or lies below it.
-    if gauss.n:
+    if gauss.n and gauss.verdict != DIVERGED:
         gauss.verdict = NOT_REPRODUCED if gauss.ci_low > 0 else REPRODUCED
         if not np.isfinite(gauss.ci_low):
             gauss.verdict = INCONCLUSIVE
@@ -145,40 +158,48 @@ def claims_replacement(metrics: pd.DataFrame, experiment: str) -> list[Claim]:
 
 
 def claims_tails(fits: pd.DataFrame, experiment: str) -> list[Claim]:
-    """Heavy tails (α < 2) and skew (β ≠ 0) of the per-layer weight noise Z (ECF fits)."""
-    sel = fits[
+    """Heavy tails (α < 2) and skew (β ≠ 0) of the per-layer weight noise Z (ECF fits).
+
+    Uses the standardised sample (entries divided by their rank-1 scales) where the fits have
+    it: pooled raw entries mix scales that differ by orders of magnitude, which alone pushes
+    α̂ towards 0 and would make the first claim hold for any noise.
+    """
+    base = fits[
         (fits["experiment"] == experiment)
         & (fits["quantity"] == "z_mc")
         & (fits["param"] == "weight")
-        & (fits["sample"] == "coords")
         & (fits["estimator"] == "ecf")
     ]
+    sample = "standardized" if (base["sample"] == "standardized").any() else "coords"
+    sel = base[base["sample"] == sample]
+    what = "standardised entries" if sample == "standardized" else "pooled entries"
     heavy = Claim(
         "gradient noise of GNIs is heavy-tailed (α < 2)",
         experiment,
-        "layers × steps whose 95% CI of α̂ lies below 2 (estimate: median α̂)",
+        f"layer fits ({what}) whose 95% CI of α̂ lies below 2",
     )
     skew = Claim(
         "gradient noise of GNIs is skewed (β ≠ 0)",
         experiment,
-        "layers × steps whose 95% CI of β̂ excludes 0 (estimate: median |β̂|)",
+        f"layer fits ({what}) whose 95% CI of β̂ excludes 0",
     )
     if sel.empty:
         return [heavy, skew]
     below = int((sel["alpha_hi"] < 2).sum())
     skewed = int(((sel["beta_lo"] > 0) | (sel["beta_hi"] < 0)).sum())
     n = len(sel)
-    heavy.estimate, heavy.ci_low, heavy.ci_high = (
-        sel["alpha"].median(),
-        sel["alpha"].min(),
-        sel["alpha"].max(),
-    )
+    heavy.estimate = sel["alpha"].median()
+    heavy.ci_low, heavy.ci_high = sel["alpha"].min(), sel["alpha"].max()
     skew.estimate = sel["beta"].abs().median()
     skew.ci_low, skew.ci_high = sel["beta"].min(), sel["beta"].max()
     heavy.n = skew.n = n
-    heavy.evidence = f"{below} of {n} layer fits have α̂'s 95% CI below 2; range of α̂ in CI columns"
+    heavy.evidence = (
+        f"{below} of {n} layer × step fits ({what}) have α̂'s 95% CI below 2; "
+        "estimate: median α̂ [min, max]"
+    )
     skew.evidence = (
-        f"{skewed} of {n} layer fits have β̂'s 95% CI excluding 0; range of β̂ in CI columns"
+        f"{skewed} of {n} layer × step fits ({what}) have β̂'s 95% CI excluding 0; "
+        "estimate: median |β̂| [min β̂, max β̂]"
     )
     heavy.verdict = _share_verdict(below, n)
     skew.verdict = _share_verdict(skewed, n)

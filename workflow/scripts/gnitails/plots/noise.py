@@ -127,6 +127,8 @@ def draw_tail_index(frame: pd.DataFrame, experiments: list[str]):
                 )
         axes[0][j].axhline(2.0, color="0.5", lw=0.8, ls=":")
         axes[1][j].axhline(0.0, color="0.5", lw=0.8, ls=":")
+        axes[0][j].set_ylim(0, 2.2)  # the parameter ranges: alpha in (0, 2], beta in [-1, 1]
+        axes[1][j].set_ylim(-1.15, 1.15)
         axes[0][j].set_title(name)
         axes[0][j].set_ylabel("tail index α̂")
         axes[1][j].set_ylabel("skewness β̂")
@@ -168,7 +170,7 @@ def density_rows(dump_paths, fits: pd.DataFrame, quantity: str):
     """Panels for density_grid: one row per dump, one panel per layer of `quantity`
     (``z_mc``: weight noise W_k; ``forward``: forward noise h̃_k − h_k), each with its ECF fit
     to the pooled live entries of the first draw."""
-    from gnitails.noise import coords_sample, layer_of, load_dump
+    from gnitails.noise.dump import coords_sample, layer_of, load_dump
 
     param = "activation" if quantity == "forward" else "weight"
     rows, titles = [], []
