@@ -435,14 +435,17 @@ def profile_partitions(profile: dict) -> list[str]:
 
 
 def derive_test_profile(folder: Path) -> Path:
-    """profiles/slurm without GPU resources, plus tests/slurm/profile-overlay.yaml."""
+    """profiles/slurm without GPU resources, plus tests/slurm/profile-overlay.yaml.
+
+    The GPU rules declare gpu=1 themselves, so the rules the profile lists get gpu=0: the
+    loopback node has no GPU and would refuse the request."""
     profile = load_profile()
     overlay = yaml.safe_load((SLURM_TESTS / "profile-overlay.yaml").read_text())
     defaults = {k: v for k, v in profile["default-resources"].items() if k not in GPU_RESOURCES}
     defaults.update(overlay.pop("default-resources", {}))
     every_rule = overlay.pop("set-resources", {}).get("*", {})
     per_rule = {
-        rule: {**{k: v for k, v in res.items() if k not in GPU_RESOURCES}, **every_rule}
+        rule: {**{k: v for k, v in res.items() if k not in GPU_RESOURCES}, "gpu": 0, **every_rule}
         for rule, res in profile.get("set-resources", {}).items()
     }
     profile.update(overlay)
