@@ -47,6 +47,12 @@ def experiment_spec(wildcards):
     return config["experiments"][wildcards.experiment]
 
 
+def run_spec(wildcards):
+    """The experiment block as one training run sees it: with only its own seed, so that adding
+    seeds to an experiment does not rerun the runs it already has (params trigger reruns)."""
+    return {**experiment_spec(wildcards), "seeds": [int(wildcards.seed)]}
+
+
 def experiment_dataset(wildcards):
     return f"results/data/{experiment_spec(wildcards)['dataset']}.npz"
 

@@ -22,7 +22,7 @@ rule train:
     resources:
         gpu=1,
     params:
-        experiment=experiment_spec,
+        experiment=run_spec,
         state_dir=train_state_dir,
         snapshot_steps=train_snapshot_steps,
     script:

@@ -69,7 +69,8 @@ def fit_law(z: Tensor, kind: str, scale_model: str = "rank1") -> dict | None:
         matrix = arr.reshape(arr.shape[0], -1)
         if matrix.shape[1] > 1:
             s = rank1_scales(matrix)
-            arr = np.where(s > 0, matrix / np.where(s > 0, s, 1.0), 0.0)
+            with np.errstate(over="ignore", invalid="ignore"):  # inf once a run diverged
+                arr = np.where(s > 0, matrix / np.where(s > 0, s, 1.0), 0.0)
             scales = torch.from_numpy(s.reshape(z.shape)).to(z.device, z.dtype)
     x = arr.reshape(-1)
     x = x[x != 0]  # dead entries (no noise reaches them) are not part of the law

@@ -31,11 +31,10 @@ def rank1_scales(z: np.ndarray) -> np.ndarray:
 
     Entries of a row or column with zero scale (no noise reaches them) get scale 0.
     """
-    rows = _mad(z, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's inf entries
+        rows = _mad(z, axis=1)
         scaled = np.where(rows > 0, z / np.where(rows > 0, rows, 1.0), 0.0)
-    cols = _mad(scaled, axis=0)
-    return rows * cols
+        return rows * _mad(scaled, axis=0)
 
 
 def standardize(z: np.ndarray) -> np.ndarray | None:
