@@ -49,7 +49,8 @@ def experiment_spec(wildcards):
 
 def run_spec(wildcards):
     """The experiment block as one training run sees it: with only its own seed, so that adding
-    seeds to an experiment does not rerun the runs it already has (params trigger reruns)."""
+    seeds to an experiment does not rerun the runs it already has (params trigger reruns).
+    """
     return {**experiment_spec(wildcards), "seeds": [int(wildcards.seed)]}
 
 
