@@ -58,3 +58,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("-", "SLURM")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the SLURM tests last. Once SLURM's client tools are installed, every Snakemake start
+    probes them (the SLURM executor plugin runs `scontrol` when it is imported); after the test
+    stops the daemons, each probe waits ~9 s for a timeout, which would slow every workflow test
+    that came after."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)
