@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,32 +25,10 @@ import numpy as np
 
 from gnitails.sde import CustomPotential, Quadratic, euler_ou_law, mean_ci, simulate
 from gnitails.stable import fit, sample
+from machine import describe
 
 OUT = Path(__file__).resolve().parent / "results"
 ALPHA, BETA, H, N, STEPS, DIM = 1.5, 0.5, 1e-3, 10_000, 10_000, 2
-
-
-def machine() -> dict:
-    import scipy
-    import torch
-
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),
-    }
 
 
 def clock(f):
@@ -165,7 +142,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
     reps = 1 if args.quick else 3
-    res = {"machine": machine(), "problem": {"alpha": ALPHA, "beta": BETA, "step": H,
+    res = {"machine": describe(), "problem": {"alpha": ALPHA, "beta": BETA, "step": H,
            "particles": N, "steps": STEPS, "dim": DIM}}  # fmt: skip
     res["sampler_Mvariates_per_s"] = sampler_throughput(10**6 if args.quick else 10**7, reps)
     runs = {"engine f32 threads=2": [], "engine f32 threads=1": [], "reference numpy loop": []}

@@ -14,42 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy
 from scipy.stats import levy_stable
 
 from gnitails.stable import crb_sd, fit, sample
+from machine import describe
 
 ALPHAS = (1.2, 1.5, 1.8)
 BETAS = (-0.5, 0.0, 0.5)
 OUT = Path(__file__).resolve().parent / "results"
-
-
-def machine() -> dict:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
-    except Exception:  # noqa: BLE001 - informational only
-        model = platform.processor()
-    import torch
-
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),
-        "loadavg_start": os.getloadavg(),
-    }
 
 
 CPU: list[float] = []  # process CPU time of every timed call (robust to a shared box)
@@ -290,7 +268,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     q = a.quick
     t0 = time.perf_counter()
-    res = {"mode": "quick" if q else "full", "machine": machine()}
+    res = {"mode": "quick" if q else "full", "machine": describe()}
     plan = [  # (n, reps, scipy _fitstart reps)
         (10**3, 20 if q else 200, 20 if q else 50),
         (10**4, 10 if q else 50, 10 if q else 20),
