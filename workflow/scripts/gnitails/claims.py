@@ -199,7 +199,7 @@ def claims_tails(fits: pd.DataFrame, experiment: str) -> list[Claim]:
     )
     skew.evidence = (
         f"{skewed} of {n} layer × step fits ({what}) have β̂'s 95% CI excluding 0; "
-        "estimate: median |β̂| [min β̂, max β̂]"
+        "estimate: median absolute β̂ [min β̂, max β̂]"
     )
     heavy.verdict = _share_verdict(below, n)
     skew.verdict = _share_verdict(skewed, n)
@@ -295,8 +295,8 @@ def write_claims(table: pd.DataFrame, csv, md) -> None:
                 + (f" [{row.ci_low:.4g}, {row.ci_high:.4g}]" if np.isfinite(row.ci_low) else "")
             )
         )
+        evidence = row.evidence.replace("|", "\\|")  # a bare pipe would split the cell
         lines.append(
-            f"| {row.claim} | {row.experiment} | {row.evidence} | {est} | {row.n} | "
-            f"**{row.verdict}** |"
+            f"| {row.claim} | {row.experiment} | {evidence} | {est} | {row.n} | **{row.verdict}** |"
         )
     Path(md).write_text("\n".join(lines) + "\n")
