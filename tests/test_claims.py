@@ -195,3 +195,13 @@ def test_tail_claims_prefer_the_standardised_sample():
     )
     heavy, _ = claims_tails(fits, "e")
     assert heavy.verdict == NOT_REPRODUCED and "standardised" in heavy.evidence
+
+
+def test_claims_markdown_keeps_one_cell_per_column(tmp_path):
+    from gnitails.claims import Claim, claims_frame, write_claims
+
+    table = claims_frame([Claim("c", "e", "a | b", 1.0, 0.5, 1.5, 3, REPRODUCED)])
+    write_claims(table, tmp_path / "c.csv", tmp_path / "c.md")
+    row = (tmp_path / "c.md").read_text().splitlines()[-1]
+    assert row.replace("\\|", "").count("|") == 7  # six cells
+    assert pd.read_csv(tmp_path / "c.csv")["evidence"].item() == "a | b"
