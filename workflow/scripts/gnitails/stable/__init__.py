@@ -4,6 +4,7 @@ The API takes and returns Samorodnitsky-Taqqu S1 parameters by default and Nolan
 request (``parametrization="S0"``); every result says which. See docs/stable.md.
 """
 
+from .batch import fit_batch
 from .crb import crb_sd
 from .fit import METHODS, FitResult, describe, fit
 from .mohammadi import mohammadi
@@ -19,6 +20,7 @@ __all__ = [
     "crb_sd",
     "describe",
     "fit",
+    "fit_batch",
     "log_cf",
     "mcculloch",
     "mohammadi",
