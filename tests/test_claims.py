@@ -68,19 +68,48 @@ def test_r_beats_gni():
     assert claim.verdict == REPRODUCED and claim.estimate == pytest.approx(0.15, abs=0.02)
 
 
-def test_replacement_claims():
-    stable, drift, gauss = claims_replacement(
-        metrics(
-            {"m1": 0.2, "m16": 0.0, "replace_s1": 0.15, "replace_s0": 0.3, "replace_gauss": 0.0}
-        ),
-        "e",
+def test_replacement_arms_are_compared_with_their_own_control():
+    # The control (explicit: L + R) sits +0.13 above m16; Gaussian noise adds nothing to it,
+    # stable noise adds 0.2 (the size of the M = 1 effect).
+    effects = {"m1": 0.2, "m16": 0.0, "explicit": 0.13, "replace_s1": 0.33, "replace_gauss": 0.13}
+    df = metrics(effects, seeds=10)
+    stable, gauss = claims_replacement(df, "e", control="explicit")
+    assert stable.verdict == REPRODUCED and stable.n == 10
+    assert stable.estimate == pytest.approx(0.2, abs=0.02)
+    assert gauss.verdict == REPRODUCED and gauss.ci_low < 0 < gauss.ci_high
+    assert "replace_gauss − explicit" in gauss.evidence
+    # Against the wrong control the same data make Gaussian noise look harmful.
+    _, confounded = claims_replacement(df, "e", control="m16")
+    assert confounded.verdict == NOT_REPRODUCED
+
+
+def test_gaussian_arm_that_degrades_is_not_reproduced():
+    df = metrics({"m1": 0.2, "m16": 0.0, "replace_gauss": 0.2}, seeds=10)
+    (gauss,) = claims_replacement(df, "e", control="m16")
+    assert gauss.verdict == NOT_REPRODUCED
+
+
+def test_five_seeds_cannot_give_a_rank_based_verdict():
+    (stable,) = claims_replacement(
+        metrics({"m1": 0.2, "m16": 0.0, "replace_s1": 0.2}, seeds=5), "e", control="m16"
     )
-    assert stable.verdict == REPRODUCED and drift.verdict == REPRODUCED
-    assert gauss.verdict == REPRODUCED  # no effect: the CI holds 0
-    *_, bad_gauss = claims_replacement(
-        metrics({"m16": 0.0, "replace_s1": 0.1, "replace_s0": 0.1, "replace_gauss": 0.2}), "e"
-    )
-    assert bad_gauss.verdict == NOT_REPRODUCED
+    assert stable.verdict == INCONCLUSIVE and not np.isfinite(stable.ci_low)
+
+
+def test_all_claims_takes_the_control_from_the_config():
+    from gnitails.claims import all_claims
+
+    df = metrics({"m1": 0.2, "m16": 0.0, "explicit": 0.13, "replace_gauss": 0.13}, seeds=10)
+    spec = {
+        "training": {
+            "rules": ["gni_m", "replace_gauss"],
+            "m_values": [1, 16],
+            "replace_mean": "explicit",
+        }
+    }
+    table = all_claims({"fig_replacement": {"experiments": ["e"]}}, df, None, None, {"e": spec})
+    assert table["verdict"].tolist() == [REPRODUCED]
+    assert "explicit" in table["evidence"].item()
 
 
 def test_missing_runs_are_not_a_verdict():
@@ -163,17 +192,18 @@ def test_sde_claim_needs_bias_only_where_theory_puts_it():
     assert claim_sde_bias(table.assign(parametrization="S0")).verdict == "not run"
 
 
-def test_a_run_diverging_in_every_seed_is_reported_as_such():
+def test_diverged_seeds_rank_worst_and_are_counted():
     from gnitails.claims import DIVERGED
 
-    df = metrics({"m16": 0.0, "replace_s1": 0.1, "replace_s0": 0.1, "replace_gauss": 0.0})
+    df = metrics({"m1": 0.2, "m16": 0.0, "replace_s1": 0.1, "replace_authors": 0.1}, seeds=10)
     df.loc[(df["run"] == "replace_s1") & (df["step"] > 50), "train_loss"] = np.nan
-    df.loc[(df["run"] == "replace_s0") & (df["seed"] == 0) & (df["step"] > 50), "train_loss"] = (
-        np.inf
-    )
-    stable, drift, _ = claims_replacement(df, "e")
-    assert stable.verdict == DIVERGED and stable.n == 5 and "every seed" in stable.evidence
-    assert drift.n == 4 and "diverged in 1 of 5 seeds" in drift.evidence
+    authors = (df["run"] == "replace_authors") & (df["seed"] == 0) & (df["step"] > 50)
+    df.loc[authors, "train_loss"] = np.inf
+    stable, drift = claims_replacement(df, "e", control="m16")
+    assert stable.verdict == DIVERGED and stable.n == 10 and stable.diverged == 10
+    assert "replace_s1 10 of 10 seeds" in stable.evidence
+    # One diverged seed is kept (ranked worst), not dropped: still 10 pairs, still a degradation.
+    assert drift.n == 10 and drift.diverged == 1 and "1 of 10 seeds" in drift.evidence
     assert drift.verdict == REPRODUCED
 
 

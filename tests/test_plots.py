@@ -172,3 +172,33 @@ def test_tail_index_table_keeps_every_estimator(tmp_path):
         "| a | 100 | z_mc | 1 | coords | ecf | 4096 | 1.600 [1.580, 1.620] | 0.300 [0.250, 0.350] |"
     )
     assert row in md
+
+
+def test_replacement_curves_keep_diverged_seeds(tmp_path):
+    from gnitails.plots.curves import draw_quantile_curves, quantile_curves
+
+    rows = [
+        {"experiment": "e", "run": run, "seed": seed, "step": step, "train_loss": 1.0 + seed}
+        for run in ("m16", "replace_s1")
+        for seed in range(4)
+        for step in (0, 10, 20)
+    ]
+    df = pd.DataFrame(rows)
+    # Seeds 2 and 3 of the arm diverge at steps 10 and 20.
+    df.loc[(df["run"] == "replace_s1") & (df["seed"] == 3) & (df["step"] >= 10), "train_loss"] = (
+        np.nan
+    )
+    df.loc[(df["run"] == "replace_s1") & (df["seed"] == 2) & (df["step"] >= 20), "train_loss"] = (
+        np.inf
+    )
+    curves = quantile_curves(df, {"e": ["m16", "replace_s1"]}, "step", "train_loss")
+    arm = curves[curves["run"] == "replace_s1"].set_index("step")
+    assert arm["n"].tolist() == [4, 4, 4] and arm["diverged"].tolist() == [0, 1, 2]
+    # Losses 1, 2, 3, 4 then 1, 2, 3, inf then 1, 2, inf, inf: medians 2.5, 2.5, inf.
+    assert arm["median"].tolist() == [2.5, 2.5, np.inf]
+    assert curves[curves["run"] == "m16"]["median"].tolist() == [2.5] * 3
+    fig = draw_quantile_curves(curves, "step", "train_loss")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["M = 16 (n = 4)", "+ fitted stable (corrected) (n = 4, 2 diverged)"]
+    assert fig.axes[0].get_yscale() == "log"
+    save_figure(fig, tmp_path / "r.png")

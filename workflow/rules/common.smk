@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from gnitails.config import ConfigError, validate_config
 from gnitails.data.prepare import DOWNLOADED, needs_download
-from gnitails.runs import RUN_WILDCARD, planned_runs
+from gnitails.runs import RUN_WILDCARD, planned_runs, replacement_runs
 
 try:
     validate_config(config, source="config (config/config.yaml and any --configfile)")
@@ -136,19 +136,37 @@ def figure_last_dumps(figure):
     return inputs
 
 
+def replacement_figure_inputs(wildcards):
+    """Metrics of exactly the runs fig_replacement draws (gnitails.runs.replacement_runs)."""
+    return [
+        f"results/train/{name}/{run}/seed{seed}/metrics.parquet"
+        for name in figure_experiments("fig_replacement")
+        for run in replacement_runs(config["experiments"][name])
+        for seed in config["experiments"][name]["seeds"]
+    ]
+
+
+def replacement_figure_runs(wildcards):
+    """Per experiment of fig_replacement, the runs it draws, in drawing order."""
+    return {
+        name: replacement_runs(config["experiments"][name])
+        for name in figure_experiments("fig_replacement")
+    }
+
+
 # What table_claims reads: the runs of each figure whose claim it checks.
-CLAIM_RUNS = {
-    "fig_lm": ("gni_m",),
-    "fig_r_vs_gni": ("baseline", "gni", "explicit"),
-    "fig_replacement": ("gni_m", "replace_s1", "replace_s0", "replace_gauss"),
+CLAIM_INPUTS = {
+    "fig_lm": figure_train_inputs("fig_lm", ("gni_m",)),
+    "fig_r_vs_gni": figure_train_inputs("fig_r_vs_gni", ("baseline", "gni", "explicit")),
+    "fig_replacement": replacement_figure_inputs,
 }
 
 
 def claims_metrics(wildcards):
     paths = []
-    for figure, rules in CLAIM_RUNS.items():
+    for figure, inputs in CLAIM_INPUTS.items():
         if figure in config["figures"]:
-            paths += figure_train_inputs(figure, rules)(wildcards)
+            paths += inputs(wildcards)
     return sorted(set(paths))
 
 

@@ -125,10 +125,7 @@ rule fig_tail_index:
 
 rule fig_replacement:
     input:
-        metrics=figure_train_inputs(
-            "fig_replacement",
-            rules=("gni_m", "replace_s1", "replace_s0", "replace_gauss"),
-        ),
+        metrics=replacement_figure_inputs,
     output:
         pdf="results/figures/fig_replacement.pdf",
         png=report(
@@ -142,7 +139,7 @@ rule fig_replacement:
     conda:
         "../../envs/plot.yaml"
     params:
-        experiments=figure_params("fig_replacement"),
+        runs=replacement_figure_runs,
     script:
         "../scripts/fig_replacement.py"
 
@@ -201,5 +198,6 @@ rule table_claims:
         "../../envs/plot.yaml"
     params:
         figures=config["figures"],
+        experiments=config["experiments"],
     script:
         "../scripts/table_claims.py"

@@ -1,21 +1,21 @@
-"""Rule fig_replacement: M = 1, M = 16, and M = 16 plus fitted stable or Gaussian noise."""
+"""Rule fig_replacement: M = 1, the largest M, the arms' control, and each replacement arm.
 
-from gnitails.plots.curves import loss_figure
+Median and quartiles over every seed (a diverged seed counts as +inf), so no seed is dropped.
+"""
+
+from pathlib import Path
+
+from gnitails.plots.curves import draw_quantile_curves, quantile_curves
+from gnitails.plots.style import save_figure
 from gnitails.results import train_metrics
 from gnitails.runlog import rule_logging
 
-RUNS = ["m1", "m16", "replace_s1", "replace_s0", "replace_gauss"]
-
 with rule_logging(snakemake) as log:
     out = snakemake.output
-    curves = loss_figure(
-        train_metrics(snakemake.input.metrics),
-        snakemake.params.experiments,
-        "step",
-        "train_loss",
-        RUNS,
-        out.pdf,
-        out.png,
-        out.data,
+    curves = quantile_curves(
+        train_metrics(snakemake.input.metrics), dict(snakemake.params.runs), "step", "train_loss"
     )
+    Path(out.data).parent.mkdir(parents=True, exist_ok=True)
+    curves.to_csv(out.data, index=False, float_format="%.9g")
+    save_figure(draw_quantile_curves(curves, "step", "train_loss"), out.pdf, out.png)
     log.info("fig_replacement: %d curves", curves.groupby(["experiment", "run"]).ngroups)

@@ -14,7 +14,13 @@ def concat(paths):
 with rule_logging(snakemake) as log:
     inp = snakemake.input
     metrics = train_metrics(inp.metrics) if inp.metrics else None
-    table = all_claims(snakemake.params.figures, metrics, concat(inp.fits), concat(inp.sde))
+    table = all_claims(
+        snakemake.params.figures,
+        metrics,
+        concat(inp.fits),
+        concat(inp.sde),
+        snakemake.params.experiments,
+    )
     write_claims(table, snakemake.output.csv, snakemake.output.md)
     for row in table.itertuples():
         log.info("%s (%s): %s", row.claim, row.experiment, row.verdict)

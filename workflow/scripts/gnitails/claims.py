@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from gnitails.plots.summary import mean_ci
+from gnitails.runs import m_effect_runs, replacement_control
+from gnitails.stats import binomial_ci, signed_rank_ci
 
 TAIL_FRACTION = 0.2  # a run's final loss: the mean over its last 20% of recorded steps
 
@@ -37,6 +39,8 @@ class Claim:
     ci_high: float = np.nan
     n: int = 0
     verdict: str = NOT_RUN
+    diverged: int = 0  # seeds whose run of the claim's arm diverged (replacement claims)
+    p_value: float = np.nan
 
 
 def final_values(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -120,41 +124,108 @@ def claim_r_beats_gni(metrics: pd.DataFrame, experiment: str) -> Claim:
     )
 
 
-def claims_replacement(metrics: pd.DataFrame, experiment: str) -> list[Claim]:
-    """Stable replacement reproduces the M = 1 degradation; Gaussian replacement does not."""
-    stable = _paired_claim(
-        metrics,
-        experiment,
-        "train_loss",
-        "replace_s1",
-        "m16",
-        "fitted stable noise (S1) added to L̃_16 degrades training like M = 1",
-        "final clean training loss",
+# Replacement arms: the paper's claim for each, and whether "degrades training" is the claim
+# (stable noise) or its negation (Gaussian noise). Corrected model first, then the authors'.
+REPLACEMENT_CLAIMS = {
+    "replace_s1": (True, "fitted stable noise degrades training like M = 1 (corrected model)"),
+    "replace_gauss": (
+        False,
+        "Gaussian noise of the matched scale does not degrade training like M = 1 "
+        "(corrected model)",
+    ),
+    "replace_authors": (
+        True,
+        "fitted stable noise degrades training like M = 1 (the authors' scheme)",
+    ),
+    "replace_authors_gauss": (
+        False,
+        "Gaussian noise of the fitted scale does not degrade training like M = 1 "
+        "(the authors' scheme)",
+    ),
+}
+
+
+def _by_seed(finals: pd.DataFrame, column: str) -> pd.DataFrame:
+    return finals.pivot(index="seed", columns="run", values=column)
+
+
+def _divergence(values: pd.Series) -> str:
+    """'k of n seeds diverged (95% CI lo-hi%)' for one run's final values."""
+    k, n = int((~np.isfinite(values)).sum()), int(values.notna().sum() + values.isna().sum())
+    low, high = binomial_ci(k, n)
+    return f"{k} of {n} seeds ({100 * low:.0f}–{100 * high:.0f}%)"
+
+
+def claims_replacement(
+    metrics: pd.DataFrame, experiment: str, control: str = "m16", m_effect_runs=("m1", "m16")
+) -> list[Claim]:
+    """Each replacement arm against ``control``, the run whose gradient it perturbs.
+
+    Paired over seeds and rank-based (:func:`gnitails.stats.signed_rank_ci`): a seed whose run
+    diverged ranks worst, so no seed is left out. Stable arms claim a degradation (the interval
+    of arm − control lies above 0); Gaussian arms claim none like M = 1's: reproduced when the
+    interval lies below the M = 1 effect (``m_effect_runs``: m1 − m{M} of the same experiment),
+    not reproduced when it lies above 0.
+    """
+    finals = final_values(metrics[metrics["experiment"] == experiment], "train_loss")
+    wide = _by_seed(finals, "train_loss")
+    worse, better = m_effect_runs
+    m_effect = (
+        signed_rank_ci(wide[worse], wide[better]) if worse in wide and better in wide else None
     )
-    drift = _paired_claim(
-        metrics,
-        experiment,
-        "train_loss",
-        "replace_s0",
-        "m16",
-        "the authors' S0 location-0 stable noise degrades training",
-        "final clean training loss",
+    m_text = (
+        f"; for scale, {worse} − {better} = {m_effect.estimate:+.3g} "
+        f"[{m_effect.low:+.3g}, {m_effect.high:+.3g}]"
+        if m_effect is not None
+        else ""
     )
-    gauss = _paired_claim(
-        metrics,
-        experiment,
-        "train_loss",
-        "replace_gauss",
-        "m16",
-        "Gaussian noise of the fitted scale does not degrade training",
-        "final clean training loss",
-    )
-    # The Gaussian claim is one of *no* effect: reproduced when the CI holds 0 or lies below it.
-    if gauss.n and gauss.verdict != DIVERGED:
-        gauss.verdict = NOT_REPRODUCED if gauss.ci_low > 0 else REPRODUCED
-        if not np.isfinite(gauss.ci_low):
-            gauss.verdict = INCONCLUSIVE
-    return [stable, drift, gauss]
+    claims = []
+    for arm, (degrades, text) in REPLACEMENT_CLAIMS.items():
+        if arm not in wide:
+            continue
+        if control not in wide:
+            claims.append(Claim(text, experiment, f"needs the control run {control}"))
+            continue
+        effect = signed_rank_ci(wide[arm], wide[control])
+        evidence = (
+            f"final clean training loss, {arm} − {control} (its own control), Hodges–Lehmann "
+            f"median over {effect.n} paired seeds, diverged runs ranked worst; diverged: "
+            f"{arm} {_divergence(wide[arm])}, {control} {_divergence(wide[control])}; "
+            f"signed-rank p = {effect.p_value:.2g}{m_text}"
+        )
+        diverged = int((~np.isfinite(wide[arm])).sum())
+        m1_diverged = int((~np.isfinite(wide[worse])).sum()) if worse in wide else 0
+        if degrades and diverged * 2 > effect.n and m1_diverged * 2 <= effect.n:
+            verdict = DIVERGED  # a blow-up is not the degradation that M = 1 shows
+        elif degrades:
+            verdict = (
+                REPRODUCED
+                if effect.low > 0
+                else NOT_REPRODUCED
+                if effect.high < 0
+                else INCONCLUSIVE
+            )
+        elif effect.low > 0:
+            verdict = NOT_REPRODUCED
+        elif m_effect is not None and m_effect.estimate > 0 and effect.high < m_effect.estimate:
+            verdict = REPRODUCED
+        else:
+            verdict = INCONCLUSIVE
+        claims.append(
+            Claim(
+                text,
+                experiment,
+                evidence,
+                effect.estimate,
+                effect.low,
+                effect.high,
+                effect.n,
+                verdict,
+                diverged=diverged,
+                p_value=effect.p_value,
+            )
+        )
+    return claims
 
 
 def claims_tails(fits: pd.DataFrame, experiment: str) -> list[Claim]:
@@ -255,9 +326,13 @@ def all_claims(
     metrics: pd.DataFrame | None,
     fits: pd.DataFrame | None,
     sde: pd.DataFrame | None,
+    experiments: Mapping | None = None,
 ) -> pd.DataFrame:
     """Every claim for the experiments the config's figures use (a claim whose data the
-    config does not produce is left out)."""
+    config does not produce is left out). ``experiments`` (the config's blocks) names each
+    replacement experiment's control run; without it the control is m16."""
+
+    specs = experiments
 
     def experiments(figure):
         return figures.get(figure, {}).get("experiments", [])
@@ -270,7 +345,16 @@ def all_claims(
         claims += [claim_larger_m(metrics, exp) for exp in experiments("fig_lm")]
         claims += [claim_r_beats_gni(metrics, exp) for exp in experiments("fig_r_vs_gni")]
         for exp in experiments("fig_replacement"):
-            claims += claims_replacement(metrics, exp)
+            spec = (specs or {}).get(exp)
+            if spec is None:
+                claims += claims_replacement(metrics, exp)
+            else:
+                claims += claims_replacement(
+                    metrics,
+                    exp,
+                    control=replacement_control(spec),
+                    m_effect_runs=m_effect_runs(spec) or ("m1", "m16"),
+                )
     if sde is not None:
         claims.append(claim_sde_bias(sde))
     return claims_frame(claims)

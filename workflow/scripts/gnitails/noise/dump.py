@@ -86,7 +86,7 @@ class DumpSpec:
 
 def _generators(seed: int, step: int, device: torch.device) -> dict[str, torch.Generator]:
     """Independent streams for a (seed, step) dump: noise, minibatches, the Z batch."""
-    names = ("noise", "minibatch", "batch")
+    names = ("noise", "minibatch", "batch", "effect")
     children = np.random.SeedSequence([int(seed), int(step), 0x6E6F697365]).spawn(len(names))
     out = {}
     for name, child in zip(names, children, strict=True):
@@ -150,6 +150,21 @@ def compute_dump(
     for k, f in enumerate(G.forward_noise(net, x, noise, first)):
         arrays[f"forward/{k}"] = f.cpu().numpy().astype(np.float32)
     return arrays
+
+
+def explicit_effect(net, x, y, task, noise, spec: DumpSpec, *, seed: int, step: int) -> dict:
+    """E[L~] - L over ``spec.draws`` fresh draws on the dump's batch (its own stream), and R.
+
+    Recorded in the meta so that the ratio of the Monte-Carlo explicit effect to R, which
+    leaves out the ReLU-kink term, can be tabled (docs/noise.md).
+    """
+    gens = _generators(seed, step, next(net.parameters()).device)
+    if spec.batch is not None and spec.batch < len(x):
+        keep = torch.randperm(len(x), generator=gens["batch"])[: spec.batch].to(x.device)
+        x, y = x[keep], y[keep]  # the same batch as compute_dump (same stream, same draw)
+    sampler = NoiseSampler(noise, net.activation_shapes, gens["effect"])
+    eps = G.draw_noise(sampler, spec.draws, len(x))
+    return G.explicit_effect(net, x, y, task, per_example_loss(task), noise, eps)
 
 
 def dump_meta(
@@ -275,8 +290,11 @@ def dump_snapshot(
         arrays = compute_dump(
             net, x, y, data.task, noise, spec, seed=ids["seed"], step=ids["step"], chunk=chunk
         )
+        effect = explicit_effect(
+            net, x, y, data.task, noise, spec, seed=ids["seed"], step=ids["step"]
+        )
     finally:
         torch.set_num_threads(old_threads)
-    meta = dump_meta(net, noise, spec, arrays, **ids, device=dev.type)
+    meta = dump_meta(net, noise, spec, arrays, **ids, device=dev.type, explicit_effect=effect)
     save_dump(out, arrays, meta)
     return meta

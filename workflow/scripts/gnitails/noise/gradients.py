@@ -196,3 +196,28 @@ def forward_noise(net: Net, x: Tensor, spec: NoiseSpec, eps: Mapping[int, Tensor
             diff = diff + injected[k].view(draws, *clean[k].shape)
         noise.append(diff)
     return noise
+
+
+@torch.no_grad()
+def explicit_effect(
+    net: Net, x: Tensor, y: Tensor, task: str, loss_fn: LossFn, spec: NoiseSpec, eps
+) -> dict[str, float]:
+    """The explicit effect E_eps[L~] - L by Monte Carlo over the K draws ``eps`` (mean and its
+    standard error), beside R (exact), which is its second-order Taylor term only: with ReLUs
+    the kinks add a term of the same order sigma^2 that R leaves out (docs/noise.md)."""
+    draws = next(iter(eps.values())).shape[0] if eps else 1
+    flat = {k: e.reshape(-1, *e.shape[2:]) for k, e in eps.items()}
+    noisy = loss_fn(net(tile(x, draws), tap=injector(spec, flat)), tile(y, draws))
+    per_draw = noisy.view(draws, -1).mean(dim=1).double()
+    clean = loss_fn(net(x), y).mean().double()
+    with torch.enable_grad():
+        r, _ = regulariser(net, x, task, spec, estimator="exact", create_graph=False)
+    effect = per_draw - clean
+    se = effect.std() / draws**0.5 if draws > 1 else torch.tensor(float("nan"))
+    return {
+        "clean_loss": float(clean),
+        "mc_effect": float(effect.mean()),
+        "mc_effect_se": float(se),
+        "regulariser": float(r),
+        "draws": int(draws),
+    }
