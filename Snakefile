@@ -33,6 +33,7 @@ localrules:
     table_performance,
     table_tail_index,
     table_claims,
+    table_explicit_effect,
 
 
 rule all:

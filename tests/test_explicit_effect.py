@@ -38,3 +38,20 @@ def test_relu_net_effect_is_recorded_per_dump_batch():
     assert a == b  # seeded by (seed, step)
     assert set(a) == {"clean_loss", "mc_effect", "mc_effect_se", "regulariser", "draws"}
     assert a["mc_effect_se"] > 0 and a["regulariser"] > 0
+
+
+def test_explicit_effect_table_gives_the_ratio_and_names_a_dump_without_it(tmp_path):
+    import pytest
+
+    from gnitails.plots.tables import explicit_effect_table, write_explicit_effect_table
+
+    eff = {"clean_loss": 1.0, "mc_effect": 0.3, "mc_effect_se": 0.01, "regulariser": 0.2}
+    meta = {"experiment": "e", "run": "m1", "seed": 0, "step": 5, "sigma": [0.1, 0.1]}
+    table = explicit_effect_table([{**meta, "explicit_effect": {**eff, "draws": 64}}])
+    row = table.iloc[0]
+    assert row["ratio"] == pytest.approx(1.5)
+    assert row["ratio_lo"] == pytest.approx((0.3 - 1.959964 * 0.01) / 0.2, rel=1e-6)
+    write_explicit_effect_table(table, tmp_path / "t.csv", tmp_path / "t.md")
+    assert "1.50 [1.40, 1.60]" in (tmp_path / "t.md").read_text()
+    with pytest.raises(ValueError, match="e/m1/seed0/step5 has no explicit_effect"):
+        explicit_effect_table([meta])

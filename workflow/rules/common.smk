@@ -121,6 +121,15 @@ def figure_fits(figure):
     return inputs
 
 
+def figure_dumps(figure):
+    """An input function: every noise dump of the figure's experiments."""
+
+    def inputs(wildcards):
+        return noise_outputs(figure_experiments(figure))
+
+    return inputs
+
+
 def figure_last_dumps(figure):
     """An input function: per experiment of the figure, the dump of its first seed's last step."""
 
@@ -157,7 +166,9 @@ def replacement_figure_runs(wildcards):
 # What table_claims reads: the runs of each figure whose claim it checks.
 CLAIM_INPUTS = {
     "fig_lm": figure_train_inputs("fig_lm", ("gni_m",)),
-    "fig_r_vs_gni": figure_train_inputs("fig_r_vs_gni", ("baseline", "gni", "explicit")),
+    "fig_r_vs_gni": figure_train_inputs(
+        "fig_r_vs_gni", ("baseline", "gni", "explicit")
+    ),
     "fig_replacement": replacement_figure_inputs,
 }
 

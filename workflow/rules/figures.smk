@@ -201,3 +201,21 @@ rule table_claims:
         experiments=config["experiments"],
     script:
         "../scripts/table_claims.py"
+
+
+rule table_explicit_effect:
+    input:
+        dumps=figure_dumps("table_explicit_effect"),
+    output:
+        csv="results/tables/table_explicit_effect.csv",
+        md=report(
+            "results/tables/table_explicit_effect.md",
+            caption="../report/table_explicit_effect.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/tables/table_explicit_effect.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table_explicit_effect.py"
