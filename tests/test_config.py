@@ -138,3 +138,50 @@ def test_overlay_overrides_nested_keys(root, tmp_path):
     cfg = load_config(root / "config" / "config.yaml", overlay)
     assert cfg["experiments"]["sin_add"]["seeds"] == [7]
     assert cfg["experiments"]["sin_add"]["noise"]["mode"] == "additive"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("experiments.sin_add.noise.sigma", float("nan")),
+        ("experiments.sin_add.training.lr", float("inf")),
+        ("experiments.sin_add.training.lr", float("nan")),
+        ("datasets.sinusoids.amplitude", float("-inf")),
+        ("experiments.sin_add.model.init_scale", float("nan")),
+    ],
+)
+def test_nan_and_infinity_are_never_valid_numbers(test_config, path, value):
+    *parents, leaf = path.split(".")
+    node = test_config
+    for key in parents:
+        node = node[key]
+    node[int(leaf) if isinstance(node, list) else leaf] = value
+    msg = problems_of(test_config)
+    assert f"{path}: {value} is not a valid number" in msg
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [("training", "steps", 1500.0), ("training", "eval_every", 10.0), (None, "seeds", [0.0])],
+)
+def test_integers_must_be_written_as_integers(test_config, section, key, value):
+    exp = test_config["experiments"]["sin_add"]
+    (exp[section] if section else exp)[key] = value
+    msg = problems_of(test_config)
+    assert key in msg and "is not of type 'integer'" in msg
+
+
+def test_a_duplicate_key_names_the_file_and_both_lines(tmp_path):
+    cfg = tmp_path / "dup.yaml"
+    cfg.write_text("datasets:\n  a: {source: sinusoids}\nfigures: {}\ndatasets: {}\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml is not valid YAML.*duplicate key 'datasets'"):
+        load_yaml(cfg)
+    with pytest.raises(ConfigError, match="first at line 1"):
+        load_yaml(cfg)
+
+
+def test_a_binary_file_is_named_not_a_traceback(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConfigError, match="c.yaml is not a text"):
+        load_config(cfg)

@@ -109,6 +109,18 @@ def test_malformed_yaml_is_refused(tmp_path):
     assert check.returncode == 2 and f"{bad} is not valid YAML" in check.stderr
 
 
+def test_snakemake_refuses_a_duplicate_key_as_the_validator_does(tmp_path, root):
+    text = (root / "config" / "config.yaml").read_text()
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(text.replace("      lr: 0.2\n", "      lr: 0.2\n      lr: 0.3\n", 1))
+    run = snakemake("-n", "--configfile", str(dup), "--replace-workflow-config", workdir=tmp_path)
+    assert run.returncode != 0 and "duplicate key 'lr'" in run.stdout + run.stderr
+    check = subprocess.run(
+        [sys.executable, "-m", "gnitails.config", str(dup)], capture_output=True, text=True
+    )
+    assert check.returncode == 2 and "duplicate key 'lr'" in check.stderr
+
+
 def test_offline_download_fails_fast_naming_the_folder(tmp_path, test_config):
     test_config["datasets"] = {"mnist500": {"source": "mnist", "train_subset": 500}}
     test_config["experiments"] = {

@@ -7,11 +7,12 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from gnitails.config import ConfigError, validate_config
+from gnitails.config import ConfigError, check_files, validate_config
 from gnitails.data.prepare import DOWNLOADED, needs_download
 from gnitails.runs import RUN_WILDCARD, planned_runs, replacement_runs
 
 try:
+    check_files(workflow.configfiles)
     validate_config(config, source="config (config/config.yaml and any --configfile)")
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None

@@ -7,6 +7,7 @@ bad config gets the same message: the dotted key at fault, the value and what wa
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,54 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the key (and file) at fault."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {seen[key] + 1}; YAML would silently "
+                    "keep the last)",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file, turning a syntax error into a ConfigError naming the file and line."""
+    """Read a YAML file, turning a syntax error, a duplicate key or a binary file into a
+    ConfigError naming the file and line."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not a text (UTF-8) file: byte {exc.start} cannot be decoded"
+        ) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+
+
+def non_finite_errors(value: Any, path: str = "") -> list[str]:
+    """Every NaN or infinite number in the config, by dotted key: never a valid setting."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path or '<top level>'}: {value} is not a valid number (NaN or infinity)"]
+    if isinstance(value, Mapping):
+        return [
+            m for k, v in value.items() for m in non_finite_errors(v, f"{path}.{k}".lstrip("."))
+        ]
+    if isinstance(value, list):
+        return [m for i, v in enumerate(value) for m in non_finite_errors(v, f"{path}.{i}")]
+    return []
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
@@ -53,7 +91,14 @@ def _defaulting_validator_class():
                     instance[key] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+    # JSON Schema counts 1500.0 as an integer; a step count, seed or size written as a float
+    # is a typo here, so integers must be written as integers.
+    strict_int = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
+    )
+    return jsonschema.validators.extend(
+        base, {"properties": properties_with_defaults}, type_checker=strict_int
+    )
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -112,7 +157,7 @@ def validate_config(config: Any, source: str = "config", schema: Mapping | None 
     """
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: the config must be a mapping, got {type(config).__name__}")
-    problems = schema_errors(config, schema)
+    problems = non_finite_errors(config) or schema_errors(config, schema)
     if not problems:
         problems = reference_errors(config)
     if problems:
@@ -133,6 +178,13 @@ def load_config(*paths: str | Path) -> dict:
             raise ConfigError(f"{path}: the config must be a mapping, got {type(data).__name__}")
         _deep_update(config, data)
     return validate_config(config, source=", ".join(map(str, paths)))
+
+
+def check_files(paths) -> None:
+    """Raise ConfigError for a config file that Snakemake's own YAML reading would accept
+    silently (a duplicate key) or choke on without naming it (a binary file)."""
+    for path in paths:
+        load_yaml(path)
 
 
 def _deep_update(base: dict, new: Mapping) -> None:
