@@ -185,3 +185,16 @@ def test_a_binary_file_is_named_not_a_traceback(tmp_path):
     cfg.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ConfigError, match="c.yaml is not a text"):
         load_config(cfg)
+
+
+def test_a_sigma_list_of_the_wrong_length_is_refused_before_training(test_config):
+    test_config["experiments"]["sin_add"]["noise"]["sigma"] = [0.1, 0.1]
+    msg = problems_of(test_config)
+    assert "experiments.sin_add.noise.sigma: a list needs one std per activation" in msg
+
+
+def test_noise_switched_off_everywhere_is_refused(test_config):
+    exp = test_config["experiments"]["sin_add"]
+    depth = exp["model"].get("depth", 0)
+    exp["noise"]["sigma"] = [0.0] * (depth + 1) + [0.5]  # only the output, which is not noised
+    assert "no layer gets noise" in problems_of(test_config)

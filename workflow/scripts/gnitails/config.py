@@ -140,6 +140,8 @@ def reference_errors(config: Mapping) -> list[str]:
                 f"experiments.{name}.model.arch: convnet needs image data, but dataset "
                 f"{ds_name!r} has source {datasets[ds_name]['source']!r}"
             )
+    for name, exp in experiments.items():
+        messages += _noise_errors(name, exp)
     for fig, spec in config.get("figures", {}).items():
         for exp_name in spec["experiments"]:
             if exp_name not in experiments:
@@ -148,6 +150,39 @@ def reference_errors(config: Mapping) -> list[str]:
                     f"`experiments` (defined: {', '.join(sorted(experiments)) or 'none'})"
                 )
     return messages
+
+
+def model_layers(model: Mapping) -> int:
+    """L, the parametrised layers of a model block (gnitails.models, without torch): an MLP's
+    hidden layers plus its output layer; the conv net's two convolutions plus its linear map."""
+    return 3 if model["arch"] == "convnet" else int(model.get("depth", 0)) + 1
+
+
+def _noise_errors(name: str, exp: Mapping) -> list[str]:
+    """sigma lists of the wrong length, and noise that is switched off everywhere although
+    the experiment trains with noise (it would train silently without any)."""
+    noise, n_acts = exp["noise"], model_layers(exp["model"]) + 1
+    sigma = noise["sigma"]
+    key = f"experiments.{name}.noise.sigma"
+    if isinstance(sigma, list):
+        if len(sigma) != n_acts:
+            return [
+                f"{key}: a list needs one std per activation h_0 .. h_L, i.e. {n_acts} for this "
+                f"{n_acts - 1}-layer model, got {len(sigma)}"
+            ]
+        sigmas = list(sigma)
+    else:
+        sigmas = [sigma] * n_acts
+    sigmas[0] = sigmas[0] if noise.get("inject_input", True) else 0
+    sigmas[-1] = sigmas[-1] if noise.get("inject_output", False) else 0
+    noisy_rules = [r for r in exp["training"].get("rules", []) if r != "baseline"]
+    if noisy_rules and not any(sigmas):
+        return [
+            f"{key}: no layer gets noise ({sigma} with inject_input "
+            f"{noise.get('inject_input', True)}, inject_output {noise.get('inject_output', False)}"
+            f"), but the rules {noisy_rules} inject it"
+        ]
+    return []
 
 
 def validate_config(config: Any, source: str = "config", schema: Mapping | None = None) -> dict:
