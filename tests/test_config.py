@@ -198,3 +198,37 @@ def test_noise_switched_off_everywhere_is_refused(test_config):
     depth = exp["model"].get("depth", 0)
     exp["noise"]["sigma"] = [0.0] * (depth + 1) + [0.5]  # only the output, which is not noised
     assert "no layer gets noise" in problems_of(test_config)
+
+
+@pytest.mark.parametrize(
+    ("block", "key", "value", "message"),
+    [
+        ("training", "batch_size", 65, "training.batch_size: 65 exceeds the 64 training examples"),
+        ("noise_dump", "batch", 100, "noise_dump.batch: 100 exceeds the 64"),
+        ("noise_dump", "minibatch_size", 65, "noise_dump.minibatch_size: 65 exceeds the 64"),
+        ("noise_dump", "run", "m3", "noise_dump.run: 'm3' is not a run of the experiment"),
+        ("noise_dump", "seeds", [7], "noise_dump.seeds: [7] are not among the experiment's seeds"),
+        ("noise_dump", "steps", [0, 10**6], "noise_dump.steps: 1000000 lies outside"),
+    ],
+)
+def test_sizes_and_dump_references_are_checked_against_the_experiment(
+    test_config, block, key, value, message
+):
+    exp = test_config["experiments"]["sin_add"]
+    assert test_config["datasets"]["sinusoids"]["n_train"] == 64
+    exp.setdefault(block, {})[key] = value
+    assert f"experiments.sin_add.{message}" in problems_of(test_config)
+
+
+def test_a_train_subset_larger_than_the_source_is_refused(test_config):
+    test_config["datasets"]["digits"]["train_subset"] = 5000
+    assert "datasets.digits.train_subset: asks for 5000 examples" in problems_of(test_config)
+
+
+def test_digits_training_size_matches_the_prepared_split(test_config):
+    from gnitails.config import train_size
+    from gnitails.data.digits import make_digits
+
+    for fraction in (0.25, 0.3):
+        n = len(make_digits(seed=0, test_fraction=fraction).x_train)
+        assert train_size({"source": "digits", "test_fraction": fraction}) == n

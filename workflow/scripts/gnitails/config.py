@@ -142,6 +142,17 @@ def reference_errors(config: Mapping) -> list[str]:
             )
     for name, exp in experiments.items():
         messages += _noise_errors(name, exp)
+        if exp["dataset"] in datasets:
+            messages += _size_errors(name, exp, train_size(datasets[exp["dataset"]]))
+        messages += _noise_dump_errors(name, exp)
+    for name, ds in datasets.items():
+        full = FULL_TRAIN_SIZES.get(ds["source"])
+        subset = ds.get("train_subset")
+        if full is not None and subset is not None and subset > full:
+            messages.append(
+                f"datasets.{name}.train_subset: asks for {subset} examples but {ds['source']} "
+                f"has {full} training examples"
+            )
     for fig, spec in config.get("figures", {}).items():
         for exp_name in spec["experiments"]:
             if exp_name not in experiments:
@@ -149,6 +160,51 @@ def reference_errors(config: Mapping) -> list[str]:
                     f"figures.{fig}.experiments: {exp_name!r} is not defined under "
                     f"`experiments` (defined: {', '.join(sorted(experiments)) or 'none'})"
                 )
+    return messages
+
+
+# Training examples of each source (digits: before its stratified test split).
+FULL_TRAIN_SIZES = {"digits": 1797, "mnist": 60000, "cifar10": 50000, "svhn": 73257}
+
+
+def train_size(ds: Mapping) -> int:
+    """Training examples a dataset block yields (as gnitails.data.prepare builds it)."""
+    if ds["source"] == "sinusoids":
+        return int(ds.get("n_train", 200))
+    full = FULL_TRAIN_SIZES[ds["source"]]
+    if ds["source"] == "digits":  # scikit-learn's split: ceil(fraction * n) held out
+        full -= math.ceil(ds.get("test_fraction", 0.25) * full)
+    subset = ds.get("train_subset")
+    return min(full, subset) if subset is not None else full
+
+
+def _size_errors(name: str, exp: Mapping, n_train: int) -> list[str]:
+    """Batches that ask for more examples than the training set has."""
+    sizes = {
+        "training.batch_size": exp["training"].get("batch_size"),
+        "noise_dump.batch": (exp.get("noise_dump") or {}).get("batch"),
+        "noise_dump.minibatch_size": (exp.get("noise_dump") or {}).get("minibatch_size"),
+    }
+    return [
+        f"experiments.{name}.{key}: {size} exceeds the {n_train} training examples of "
+        f"dataset {exp['dataset']!r}"
+        for key, size in sizes.items()
+        if size is not None and size > n_train
+    ]
+
+
+def _noise_dump_errors(name: str, exp: Mapping) -> list[str]:
+    """A noise_dump naming a run, seed or step the experiment does not have."""
+    from gnitails.runs import noise_dump_run, noise_dump_seeds, noise_dump_steps
+
+    if not exp.get("noise_dump"):
+        return []
+    messages = []
+    for check in (noise_dump_run, noise_dump_seeds, noise_dump_steps):
+        try:
+            check(exp)
+        except ValueError as exc:
+            messages.append(f"experiments.{name}.{exc}")
     return messages
 
 
