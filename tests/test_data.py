@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from gnitails.config import validate_config
+from gnitails.config import ConfigError, validate_config
 from gnitails.data import DataError, Prepared, load_prepared, prepare_dataset, save_prepared
 from gnitails.data.raw import RawFile, download_source, md5sum, raw_files, verified_files
 from gnitails.data.readers import read_idx
@@ -95,8 +95,12 @@ def test_digits_subset_is_seeded_and_sized():
 
 
 def test_subset_larger_than_data_names_the_key():
+    # The config check refuses it first; preparing checks again (a spec built by hand).
+    with pytest.raises(ConfigError, match=r"datasets\.d\.train_subset: asks for 5000"):
+        spec("digits", seed=0, train_subset=5000)
+    unchecked = {"source": "digits", "seed": 0, "test_fraction": 0.25, "train_subset": 5000}
     with pytest.raises(DataError, match=r"datasets\.d\.train_subset: asks for 5000"):
-        prepare_dataset("d", spec("digits", seed=0, train_subset=5000))
+        prepare_dataset("d", unchecked)
 
 
 # --- prepared format -----------------------------------------------------------------------

@@ -146,12 +146,11 @@ def reference_errors(config: Mapping) -> list[str]:
             messages += _size_errors(name, exp, train_size(datasets[exp["dataset"]]))
         messages += _noise_dump_errors(name, exp)
     for name, ds in datasets.items():
-        full = FULL_TRAIN_SIZES.get(ds["source"])
         subset = ds.get("train_subset")
-        if full is not None and subset is not None and subset > full:
+        if subset is not None and subset > (full := train_size({**ds, "train_subset": None})):
             messages.append(
-                f"datasets.{name}.train_subset: asks for {subset} examples but {ds['source']} "
-                f"has {full} training examples"
+                f"datasets.{name}.train_subset: asks for {subset} examples but only {full} "
+                f"training examples exist ({ds['source']})"
             )
     for fig, spec in config.get("figures", {}).items():
         for exp_name in spec["experiments"]:

@@ -8,14 +8,13 @@ keep their shape N x C x H x W; models flatten what they need.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from gnitails.atomic import atomic_path
 from gnitails.data.errors import DataError
 
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -69,15 +68,8 @@ def save_prepared(path: str | Path, data: Prepared) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(data, k) for k in ARRAY_KEYS}
     meta = np.array(json.dumps(data.meta, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=meta, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, meta=meta, **arrays)
 
 
 def load_prepared(path: str | Path) -> Prepared:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gnitails.atomic import atomic_path
 from gnitails.gni import NoiseSampler, NoiseSpec
 from gnitails.losses import per_example_loss
 from gnitails.models import Net
@@ -197,11 +196,7 @@ def dump_meta(
 
 def save_dump(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping) -> None:
     """Write an .npz atomically with fixed timestamps (same content -> same bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             items = {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))}
             for key in sorted(items):
@@ -210,10 +205,6 @@ def save_dump(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping)
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_dump(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
