@@ -1,4 +1,5 @@
-"""The stable-replacement arms: the injected noise follows the fitted law; resume is exact."""
+"""The replacement arms: xi follows the law of Z, the authors' arm is their scheme, resume is
+exact, and with xi = 0 an arm is its control run."""
 
 from __future__ import annotations
 
@@ -10,24 +11,34 @@ import pandas as pd
 import pytest
 import torch
 
+from gnitails.config import ConfigError
 from gnitails.data.sinusoids import make_sinusoids
-from gnitails.gni import NoiseSampler, NoiseSpec
+from gnitails.gni import NoiseSampler, NoiseSpec, injector
 from gnitails.losses import per_example_loss
 from gnitails.models import build_model
-from gnitails.replacement import Replacement, draw, fit_laws
+from gnitails.replacement import (
+    CHECK_COLUMNS,
+    Replacement,
+    draw,
+    entry_scales,
+    fit_authors_laws,
+    fit_entry_laws,
+    single_draw_gradients,
+    standardised_sample,
+)
 from gnitails.runs import RunSpec, planned_runs
-from gnitails.scales import rank1_scales
-from gnitails.stable import fit
-from gnitails.training import train_run
+from gnitails.stable import fit, sample
+from gnitails.training import CHECKS_FILE, train_run, validate_experiment
 
+ARMS = ["replace_s1", "replace_gauss", "replace_authors", "replace_authors_gauss"]
 EXP = {
     "dataset": "sinusoids",
     "model": {"arch": "mlp", "width": 64, "depth": 2},
     "noise": {"mode": "additive", "sigma": 0.1},
     "training": {
-        "rules": ["gni_m", "replace_s1", "replace_s0", "replace_gauss"],
+        "rules": ["gni_m", "explicit", *ARMS],
         "m_values": [1, 4],
-        "lr": 0.001,  # small, so the heavy-tailed arms stay finite for the test's few steps
+        "lr": 0.05,
         "steps": 12,
         "eval_every": 4,
         "replace_m": 4,
@@ -44,87 +55,183 @@ def sinusoids():
 
 def test_run_names():
     names = [r.name for r in planned_runs(EXP)]
-    assert names == ["m1", "m4", "replace_s1", "replace_s0", "replace_gauss"]
-    assert RunSpec.parse("replace_s0") == RunSpec("replace_s0", "replace_s0", 1)
+    assert names[:4] == ["m1", "m4", "explicit", "replace_s1"]
+    assert names[4:] == ["replace_gauss", "replace_authors", "replace_authors_gauss"]
+    assert RunSpec.parse("replace_authors_gauss") == RunSpec(*["replace_authors_gauss"] * 2, 1)
+    with pytest.raises(ValueError, match="replace_s0"):
+        RunSpec.parse("replace_s0")  # the authors' S0 arm is now replace_authors
 
 
-@pytest.mark.parametrize("kind", ["S1", "S0", "gauss"])
-def test_draw_follows_the_law(kind):
-    law = {"std": 0.5} if kind == "gauss" else {"alpha": 1.5, "beta": 0.6, "scale": 0.01}
-    xi = draw(law, kind, (200_000,), torch.Generator().manual_seed(0), torch.float32)
-    x = xi.double().numpy()
-    if kind == "gauss":
-        assert x.std() == pytest.approx(0.5, rel=0.01) and abs(x.mean()) < 0.005
+def test_replace_draws_needs_sixteen():
+    exp = copy.deepcopy(EXP)
+    exp["training"]["replace_draws"] = 8
+    with pytest.raises(ConfigError, match=r"training\.replace_draws"):
+        validate_experiment(exp)
+
+
+# --------------------------------------------------------------------------- laws and draws
+
+
+@pytest.mark.parametrize("alpha", [1.5, 1.0, 1.003, 2.0])
+def test_draw_is_the_law_with_its_location(alpha):
+    """xi follows the law as given, location included, in S0 form (continuous at alpha = 1)."""
+    law = {"alpha": alpha, "beta": -0.7, "scale": 0.01, "loc": 0.003}
+    x = draw(law, (100_000,), torch.Generator().manual_seed(0), torch.float64).numpy()
+    if alpha == 2.0:  # N(loc, 2 scale^2)
+        assert x.std() == pytest.approx(math.sqrt(2) * 0.01, rel=0.02)
+        assert x.mean() == pytest.approx(0.003, abs=2e-4)
         return
-    r = fit(x, parametrization=kind)
-    assert r.alpha == pytest.approx(1.5, abs=0.02) and r.beta == pytest.approx(0.6, abs=0.05)
-    assert r.scale == pytest.approx(0.01, rel=0.02) and abs(r.loc) < 0.001  # location 0 in kind
-    drift = -0.6 * 0.01 * math.tan(math.pi * 1.5 / 2)  # S0 location 0: mean = drift
-    assert x.mean() == pytest.approx(0.0 if kind == "S1" else drift, abs=0.0015)
+    r = fit(x, "ecf", "S0", uncertainty="none")
+    assert r.alpha == pytest.approx(alpha, abs=0.03) and r.beta == pytest.approx(-0.7, abs=0.07)
+    assert r.scale == pytest.approx(0.01, rel=0.03) and r.loc == pytest.approx(0.003, abs=5e-4)
+    # In S1 form the location-0 law at alpha = 1.003 sits ~161 scales away; S0 stays put.
+    assert abs(np.median(x) - 0.003) < 0.02
 
 
-@pytest.mark.parametrize("rule", ["replace_s1", "replace_s0", "replace_gauss"])
-def test_injected_noise_has_the_fitted_law(rule, sinusoids):
-    """What perturb() adds to each gradient is drawn from the law fitted to Z at that step."""
-    torch.manual_seed(0)
+def test_draw_scales_and_numpy_path():
+    scales = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    law = {"alpha": 1.7, "beta": 0.2, "scale": 1.0, "loc": 0.0, "scales": scales}
+    t = draw(law, (2, 2), torch.Generator().manual_seed(0))
+    assert t[0, 0] == 0 and t.shape == (2, 2)  # a dead entry gets no noise
+    n = draw(law, (5, 2, 2), np.random.default_rng(0))
+    assert n.shape == (5, 2, 2) and (n[:, 0, 0] == 0).all()
+
+
+def test_k_draw_scales_identify_per_entry_scales():
+    """Known per-entry scales (spread over 3 decades) are recovered from K = 16 draws, dead
+    entries get scale 0, and the pooled standardised sample has the entries' law."""
+    rng = np.random.default_rng(0)
+    true = np.exp(rng.normal(0, 1.5, 4000))
+    offsets = rng.normal(0, 5, 4000) * true  # per-entry centres (e.g. the kink term)
+    z = offsets + true * rng.standard_normal((16, 4000))
+    z[:, :10] = 1.5  # dead entries: every draw equal
+    centre, scale = entry_scales(z)
+    assert (scale[:10] == 0).all()
+    log_ratio = np.log(scale[10:] / true[10:])
+    # up to a common factor (-6% at K = 16), which the fitted law's gamma absorbs
+    assert abs(np.median(log_ratio)) < 0.1 and log_ratio.std() < 0.25  # K = 16: sd ~0.19
+    s, scales = standardised_sample(z)
+    assert s.size == 16 * 3990 and abs(s.mean()) < 1e-12 and (scales[:10] == 0).all()
+    assert fit(s, uncertainty="none").alpha > 1.95  # Gaussian entries: a Gaussian law
+    heavy = true * sample(1.5, 0.5, 1.0, 0.0, (16, 4000), seed=1)
+    r = fit(standardised_sample(heavy)[0], uncertainty="none")
+    assert r.alpha == pytest.approx(1.5, abs=0.1) and r.beta > 0.2
+
+
+def test_entry_laws_share_one_law_per_layer():
+    rng = np.random.default_rng(1)
+    z = {
+        "l.weight": torch.from_numpy(rng.standard_normal((16, 8, 8)) * 3.0),
+        "l.bias": torch.from_numpy(rng.standard_normal((16, 8)) * 0.1),
+    }
+    z["l.bias"][:, 0] = 0.0  # a dead unit
+    laws = fit_entry_laws(z, gauss=False)
+    assert laws["l.weight"]["alpha"] == laws["l.bias"]["alpha"]
+    assert laws["l.weight"]["scales"].shape == (8, 8) and laws["l.bias"]["scales"][0] == 0
+    assert laws["l.weight"]["scales"].mean() == pytest.approx(3.0, rel=0.1)
+    gauss = fit_entry_laws(z, gauss=True)["l.weight"]
+    assert gauss["alpha"] == 2.0 and gauss["loc"] == 0.0
+    assert gauss["scale"] == pytest.approx(laws["l.weight"]["scale"])
+
+
+def test_authors_laws_pool_the_weights_raw_entries():
+    """One law per weight from its pooled raw entries, location 0 (S0); biases get none."""
+    x = sample(1.4, 0.6, 0.02, 0.05, (60, 50), parametrization="S0", seed=3)
+    x[0, :] = 0.0  # exact zeros (dead entries) are left out of the fit
+    z0 = {"l.weight": torch.from_numpy(x), "l.bias": torch.from_numpy(x[:, 0].copy())}
+    laws = fit_authors_laws(z0, gauss=False)
+    assert laws["l.bias"] is None and "scales" not in laws["l.weight"]
+    r = fit(x[1:].ravel(), "ecf", "S0", uncertainty="none", moments=False)
+    assert laws["l.weight"]["alpha"] == pytest.approx(r.alpha)
+    assert laws["l.weight"]["scale"] == pytest.approx(r.scale) and laws["l.weight"]["loc"] == 0
+    g = fit_authors_laws(z0, gauss=True)["l.weight"]
+    assert (g["alpha"], g["loc"]) == (2.0, 0.0) and g["scale"] == pytest.approx(r.scale)
+
+
+def test_single_draw_gradients_equal_a_loop(sinusoids):
     net = build_model(EXP["model"], (1,), 1)
-    noise = NoiseSpec.from_config(EXP["noise"], net.n_layers)
+    spec = NoiseSpec.from_config(EXP["noise"], net.n_layers)
     loss = per_example_loss("regression")
-    rep = Replacement(
+    x, y = torch.from_numpy(sinusoids.x_train), torch.from_numpy(sinusoids.y_train)
+    eps = NoiseSampler(spec, net.activation_shapes, torch.Generator().manual_seed(0)).draw(
+        3 * len(x)
+    )
+    g = single_draw_gradients(net, x, y, loss, spec, eps)
+    for k in range(3):
+        e = {j: v[k * len(x) : (k + 1) * len(x)] for j, v in eps.items()}
+        one = loss(net(x, tap=injector(spec, e)), y).mean()
+        grads = torch.autograd.grad(one, list(net.parameters()))
+        for (name, _), gk in zip(net.named_parameters(), grads, strict=True):
+            torch.testing.assert_close(g[name][k], gk, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- in training
+
+
+def _replacement(rule, net, generator_seed=2):
+    noise = NoiseSpec.from_config(EXP["noise"], net.n_layers)
+    return Replacement(
         rule,
         net,
         noise,
         "regression",
-        loss,
-        mean="lm",
+        per_example_loss("regression"),
+        mean="explicit",
         m=4,
-        refit_every=5,
+        refit_every=1,
         mean_sampler=NoiseSampler(noise, net.activation_shapes, torch.Generator().manual_seed(1)),
-        generator=torch.Generator().manual_seed(2),
+        generator=torch.Generator().manual_seed(generator_seed),
     )
+
+
+@pytest.mark.parametrize("rule", ["replace_s1", "replace_gauss", "replace_authors"])
+def test_corrected_arms_match_z_in_law(rule, sinusoids):
+    """At refits along an SGD path, xi is within a small factor of Z per tensor (median norm,
+    99% quantile); the authors' pooled law, on the same path, misses by far more."""
+    net = build_model(EXP["model"], (1,), 1, generator=torch.Generator().manual_seed(0))
+    rep = _replacement(rule, net)
+    x, y = torch.from_numpy(sinusoids.x_train), torch.from_numpy(sinusoids.y_train)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    for step in range(30):
+        obj, _ = rep.objective(x, y)
+        opt.zero_grad()
+        obj.backward()
+        if step % 10 == 0:
+            rep.perturb(step, x, y)  # refit_every = 1: a refit and its check
+        opt.step()
+    checks = pd.DataFrame(rep.checks)
+    assert len(checks) == 3 * 6 and list(checks.columns) == list(CHECK_COLUMNS)
+    sizes = {n: p.numel() for n, p in net.named_parameters()}
+    big = checks[checks["tensor"].map(sizes) >= 64]  # the output bias is one entry
+    if rule == "replace_authors":  # pooled raw entries: a scale mixture, alpha < 1 here
+        hidden = checks[checks["tensor"] == "layers.1.weight"]
+        assert hidden["norm_ratio"].max() > 5 and hidden["alpha"].min() < 1.2
+        return
+    assert big["norm_ratio"].between(0.5, 2.0).all(), big
+    assert big["q99_ratio"].between(1 / 3, 3.0).all(), big
+    assert checks["norm_ratio"].between(0.25, 4.0).all(), checks
+    if rule == "replace_gauss":
+        assert (checks["alpha"] == 2.0).all() and big["max_ratio"].lt(3).all()
+
+
+def test_authors_arm_is_weights_only_s0_loc0_pooled(sinusoids):
+    net = build_model(EXP["model"], (1,), 1)
+    rep = _replacement("replace_authors", net)
     x, y = torch.from_numpy(sinusoids.x_train), torch.from_numpy(sinusoids.y_train)
     obj, _ = rep.objective(x, y)
     obj.backward()
     before = {n: p.grad.clone() for n, p in net.named_parameters()}
     rep.perturb(0, x, y)
-    law = rep.laws["layers.1.weight"]  # 64 x 64 entries, rank-1 scales
-    # The output layer has one row: its weight and bias share one pooled law, no scales.
-    assert rep.laws["layers.2.bias"] is rep.laws["layers.2.weight"]
-    assert "scales" not in rep.laws["layers.2.bias"]
-    assert (
-        rep.laws["layers.1.bias"]["alpha" if rule != "replace_gauss" else "std"]
-        == law["alpha" if rule != "replace_gauss" else "std"]
-    )  # a bias shares its weight's standardised law
-    xi = (net.layers[1].weight.grad - before["layers.1.weight"]).double()
-    scales = law["scales"].double()
-    live = scales > 0
-    standard = (xi[live] / scales[live]).numpy()
-    assert torch.equal(xi[~live], torch.zeros_like(xi[~live]))  # dead entries get no noise
-    if rule == "replace_gauss":
-        assert standard.std() == pytest.approx(law["std"], rel=0.1)
-        return
-    r = fit(standard, parametrization="S1" if rule == "replace_s1" else "S0", uncertainty="none")
+    for name, p in net.named_parameters():
+        if name.endswith("bias"):
+            assert torch.equal(p.grad, before[name]) and rep.laws[name] is None
+    law = rep.laws["layers.1.weight"]
+    assert law["loc"] == 0.0 and "scales" not in law
+    xi = (net.layers[1].weight.grad - before["layers.1.weight"]).double().numpy().ravel()
+    r = fit(xi, "ecf", "S0", uncertainty="none")  # 4096 i.i.d. entries of the pooled law
     assert r.alpha == pytest.approx(law["alpha"], abs=0.15)
     assert r.scale == pytest.approx(law["scale"], rel=0.15)
-
-
-def test_rank1_scales_recover_row_and_column_scales():
-    rng = np.random.default_rng(0)
-    r, c = np.exp(rng.normal(0, 1.5, 200)), np.exp(rng.normal(0, 1.5, 150))
-    z = np.outer(r, c) * rng.standard_normal((200, 150))
-    z[:, 3] = 0.0  # a dead input: no noise reaches its weights
-    s = rank1_scales(z)
-    assert (s[:, 3] == 0).all()
-    ratio = np.delete(s / np.outer(r, c), 3, axis=1)
-    assert ratio.std() / ratio.mean() < 0.15  # r_i c_j up to one constant
-
-
-def test_tensor_scale_model_pools_each_tensor():
-    z = {"l.weight": torch.randn(8, 8, dtype=torch.float64), "l.bias": torch.randn(1)}
-    laws = fit_laws(z, "S1", "tensor")
-    assert "scales" not in laws["l.weight"] and laws["l.bias"] is None  # one entry: no law
-    with pytest.raises(ValueError, match="replace_scale"):
-        fit_laws(z, "S1", "rows")
+    assert abs(np.median(xi)) < 0.5 * law["scale"]  # location 0 in S0, not S1
 
 
 def crash_at(step):
@@ -135,38 +242,48 @@ def crash_at(step):
     return on_step
 
 
-def test_replacement_resume_is_bit_identical(tmp_path, sinusoids):
-    """The replacement generator and the current laws live in the checkpoint."""
-    kw = dict(run="replace_s0", seed=0, checkpoint_every=4, log=None)
-    ref = train_run(EXP, sinusoids, out_dir=tmp_path / "ref", **kw)
+@pytest.mark.parametrize("rule", ["replace_s1", "replace_authors"])
+def test_replacement_resume_is_bit_identical(tmp_path, sinusoids, rule):
+    """The replacement generator, the current laws and the check rows live in the checkpoint."""
+    kw = dict(run=rule, seed=0, checkpoint_every=4, log=None)
+    exp = copy.deepcopy(EXP)
+    exp["training"]["lr"] = 0.001  # the authors' arm stays finite for a few steps
+    ref = train_run(exp, sinusoids, out_dir=tmp_path / "ref", **kw)
     with pytest.raises(RuntimeError):
         train_run(
-            EXP,
-            sinusoids,
-            out_dir=tmp_path / "a",
-            state_dir=tmp_path / "s",
-            on_step=crash_at(7),
-            **kw,
-        )
-    res = train_run(EXP, sinusoids, out_dir=tmp_path / "a", state_dir=tmp_path / "s", **kw)
+            exp, sinusoids, out_dir=tmp_path / "a", state_dir=tmp_path / "s",
+            on_step=crash_at(7), **kw,
+        )  # fmt: skip
+    res = train_run(exp, sinusoids, out_dir=tmp_path / "a", state_dir=tmp_path / "s", **kw)
     assert res.resumed_from == 4
     cols = ["step", "train_loss", "test_loss", "objective"]
     pd.testing.assert_frame_equal(res.metrics[cols], ref.metrics[cols])
     for k, v in ref.net.state_dict().items():
         assert torch.equal(res.net.state_dict()[k], v), k
-    assert np.isfinite(ref.metrics["train_loss"]).all()
+    checks = pd.read_parquet(tmp_path / "a" / CHECKS_FILE)
+    pd.testing.assert_frame_equal(checks, pd.read_parquet(tmp_path / "ref" / CHECKS_FILE))
+    assert (
+        sorted(set(checks["step"])) == [0, 5, 10] and np.isfinite(ref.metrics["train_loss"]).all()
+    )
 
 
-def test_arms_differ_and_explicit_mean_logs_r(tmp_path, sinusoids):
-    m4 = train_run(EXP, sinusoids, run="m4", seed=0, out_dir=tmp_path / "m4", log=None)
-    finals = {}
-    for rule in ("replace_s1", "replace_s0", "replace_gauss"):
-        res = train_run(EXP, sinusoids, run=rule, seed=0, out_dir=tmp_path / rule, log=None)
-        finals[rule] = res.net.layers[1].weight.detach()
-        # the mean objective sees the same noise stream as m4: the same objective at step 0..4
-        assert res.metrics["objective"][1] == pytest.approx(m4.metrics["objective"][1], rel=0.05)
-    assert not torch.equal(finals["replace_s1"], finals["replace_s0"])
+@pytest.mark.parametrize(("mean", "control"), [("lm", "m4"), ("explicit", "explicit")])
+def test_xi_zero_is_the_control_run(tmp_path, sinusoids, monkeypatch, mean, control):
+    """Without its noise an arm is exactly its control: same mean objective, same streams."""
     exp = copy.deepcopy(EXP)
-    exp["training"]["replace_mean"] = "explicit"
-    res = train_run(exp, sinusoids, run="replace_gauss", seed=0, out_dir=tmp_path / "e", log=None)
-    assert res.metrics["regulariser"][1:].gt(0).all()
+    exp["training"]["replace_mean"] = mean
+    ref = train_run(exp, sinusoids, run=control, seed=0, out_dir=tmp_path / "c", log=None)
+    monkeypatch.setattr(Replacement, "xi", lambda self: {})
+    logged = []
+    res = train_run(
+        exp, sinusoids, run="replace_s1", seed=0, out_dir=tmp_path / "r", log=logged.append,
+        where="experiments.t",
+    )  # fmt: skip
+    cols = ["step", "train_loss", "test_loss", "objective", "regulariser"]
+    pd.testing.assert_frame_equal(res.metrics[cols], ref.metrics[cols])
+    for k, v in ref.net.state_dict().items():
+        assert torch.equal(res.net.state_dict()[k], v), k
+    refits = [m for m in logged if "replacement refit" in m]
+    assert len(refits) == 3 and refits[0].startswith("experiments.t replace_s1 seed 0:")
+    if mean == "explicit":
+        assert res.metrics["regulariser"][1:].gt(0).all()

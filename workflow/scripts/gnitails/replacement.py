@@ -1,34 +1,58 @@
-"""The stable-replacement experiment: a mean gradient plus noise from the fitted law.
+"""The stable-replacement experiment: a mean gradient plus noise from a law fitted to Z.
 
 Every step the update uses g = grad(mean objective) + xi, with the mean objective L~_M (M =
-``replace_m``, tiled as in training) or L + R (``replace_mean: explicit``), and xi drawn i.i.d.
-per entry, for each parameter tensor (weights and biases apart), from a law fitted to that
-tensor's current implicit-effect noise Z = grad L~_1 - grad(mean objective) on the same batch.
-The fit is redone every ``replace_refit_every`` steps (from step 0). The arms differ only in
-the law of xi:
+``replace_m``, tiled as in training) or L + R (``replace_mean: explicit``), and xi drawn from a
+model of the implicit-effect noise Z = grad L~_1 - grad(mean objective) on the same batch. The
+model is refitted every ``replace_refit_every`` steps (from step 0) from K = ``replace_draws``
+independent single-draw gradients at the current weights and batch (one vectorised
+forward/backward, ``torch.func.vmap``): Z_k = grad L~_1(eps_k) - grad(mean objective).
 
-- ``replace_s1``: the fitted stable law in S1 with location 0 (strictly stable, mean zero
-  for alpha > 1), as recommended (digest Q9);
-- ``replace_s0``: the fitted (alpha, beta, scale) as S0 with location 0, the authors' choice,
-  whose mean is -beta scale tan(pi alpha / 2) (a drift) for alpha > 1;
-- ``replace_gauss``: N(0, 2 scale^2), the alpha = 2 stable law with the fitted scale (the
-  authors' alpha = 2 fit meant to give a Gaussian of matched scale; their code for it crashed).
+Corrected arms (xi follows the law of Z, entry by entry):
 
-Scale model (``replace_scale``). The entries of one weight's noise differ in scale by orders
-of magnitude (Z_ij is roughly a backpropagated error of unit i times activation j), and a
-stable law fitted to them pooled describes that scale mixture, not the noise: on the default
-sinusoid net it gives alpha ~ 0.1-0.4, and noise from such a law makes SGD diverge. With
-``rank1`` (the default) each entry is Z_ij = r_i c_j S_ij, with robust row and column scales
-(median absolute deviations, rows first) and one law fitted to the standardised S; xi is drawn
-the same way. ``tensor`` pools the raw entries, as the authors did. Biases
-join their layer's weight as one more column; conv kernels are matrices of output channel x
-the rest.
+- Per-entry scales. Entry j's K draws give a robust centre c_j (the median) and scale s_j
+  (sqrt(pi/2) x the mean absolute deviation from c_j, which is the sd for Gaussian noise).
+  The mean absolute deviation, not the MAD: with K = 16 a MAD standardisation turns Gaussian
+  entries into a scale mixture whose fitted alpha is ~1.8 (kurtosis ~3); the mean absolute
+  deviation, which includes the draw being standardised, gives alpha ~2.0 on Gaussian entries
+  and recovers alpha = 1.5 on stable ones. Entries whose K draws are all equal (no noise
+  reaches them: a dead unit) get s_j = 0 and no noise.
+- One law per layer. The standardised draws S_kj = (Z_kj - c_j) / s_j of a layer's weight and
+  bias (a bias is the weight of a constant input) are pooled, K x live entries, re-centred to
+  mean zero (Z is centred around the mean gradient; the median centring only removed per-entry
+  offsets such as the kink term under an ``explicit`` mean) and fitted by ECF: (alpha, beta,
+  gamma, delta0).
+- ``replace_s1`` (the stable arm; the name is historical): xi_j = s_j X, X from the fitted law
+  **with its fitted location, drawn in S0 form**. The S0 form is continuous at alpha = 1, so
+  near alpha = 1 the draw is the fitted law, not a law moved by beta gamma tan(pi alpha / 2)
+  (the S1 location-0 choice put layer-1 noise at 106x Z's norm at alpha ~ 1.003). With the
+  sample centred, delta0 is near 0, and for alpha away from 1 the law is close to S1 with
+  location 0 (mean zero). No clamping of alpha: xi keeps the law fitted to Z.
+- ``replace_gauss``: xi_j = s_j N(0, 2 gamma^2), the Gaussian of the same per-entry scales and
+  the same fitted standardised scale gamma (the alpha = 2 stable law of that scale): it differs
+  from the stable arm only in the tails and skew, not in scale (a variance match would let the
+  sample's largest draws set the scale).
 
-Fits use the ECF estimator (no uncertainty) on the tensor's entries. A tensor with fewer
-entries than a fit needs (e.g. the bias of a 1-unit output layer), or whose Z is constant,
-gets no noise until a refit succeeds. The single draw and xi come from their own generator,
-so the mean objective sees the same noise stream as the matching ``m{M}`` run: with xi = 0 a
-replacement run is that run. The generator state and current laws go in the checkpoint.
+The authors' scheme (``InjectingStableNoise.ipynb``), as its own arms:
+
+- ``replace_authors``: per layer, one stable law fitted to the pooled raw entries of the
+  weight's Z from one draw (biases get no noise; exact zeros, a point mass, are left out of the
+  fit), injected as S0 with location 0, i.i.d. per weight entry. Its mean is
+  -beta s tan(pi alpha / 2) per step, and its pooled fit describes the entries' scale mixture.
+- ``replace_authors_gauss``: the same with alpha fixed to 2: N(0, 2 s^2), s the pooled fitted
+  scale (what the authors' alpha = 2 path meant to give; their code for it crashed).
+
+A check is logged at each refit and kept as rows of :data:`CHECK_COLUMNS`: per tensor, K draws
+of xi against the K draws of Z (centred per entry at c_j): the ratio of median norms, of the
+99% quantiles and of the maxima of |xi| and |Z| over all K draws, and the norm ratio against
+the raw Z (including the per-entry offsets c_j that xi leaves out). The check's draws come from
+a generator seeded by (the replacement seed, step), so the check does not move training's
+noise stream.
+
+A layer with too few live draws for a fit, or whose fit fails (e.g. non-finite Z once a run
+diverged), gets no noise until a refit succeeds. The K draws and xi come from their own
+generator, so the mean objective sees the same noise stream as the matching control run: with
+xi = 0 a replacement run is that run. The generator state, the current laws and the check rows
+go in the checkpoint.
 """
 
 from __future__ import annotations
@@ -39,110 +63,232 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 from torch import Tensor
+from torch.func import functional_call, grad, vmap
 
 from gnitails.gni import NoiseSampler, NoiseSpec, injector, noisy_loss
 from gnitails.losses import LossFn
 from gnitails.models import Net
 from gnitails.regulariser import regulariser
-from gnitails.scales import rank1_scales
 from gnitails.stable import fit, sample
 
-KINDS = {"replace_s1": "S1", "replace_s0": "S0", "replace_gauss": "gauss"}
+KINDS = {
+    "replace_s1": "stable",
+    "replace_gauss": "gauss",
+    "replace_authors": "authors",
+    "replace_authors_gauss": "authors_gauss",
+}
 MEANS = ("lm", "explicit")
 MIN_ENTRIES = 20  # the stable fit's minimum sample size
-SCALE_MODELS = ("tensor", "rank1")
+MIN_DRAWS = 16  # K: fewer draws give per-entry scales too noisy to standardise by
+MEAN_ABS_TO_SD = math.sqrt(math.pi / 2)  # E|N(0, 1)| = sqrt(2 / pi)
+CHECK_COLUMNS = (
+    "step",  # the refit's step
+    "tensor",  # parameter name
+    "alpha",  # the law's stability index (2 for the Gaussian arms; NaN: no noise)
+    "beta",  # skewness
+    "scale",  # gamma: of the standardised law (corrected arms) or of the raw entries (authors)
+    "loc",  # S0 location of the same law
+    "norm_ratio",  # median_k ||xi_k|| / median_k ||Z_k - c||
+    "q99_ratio",  # 99% quantile of |xi| / of |Z - c|, over all K draws and entries
+    "max_ratio",  # max |xi| / max |Z - c| over the K draws
+    "raw_norm_ratio",  # median_k ||xi_k|| / median_k ||Z_k|| (Z uncentred)
+)
 
 
-def fit_law(z: Tensor, kind: str, scale_model: str = "rank1") -> dict | None:
-    """The law of xi for one tensor's noise sample ``z`` (None: too small or constant).
+# --------------------------------------------------------------------------- the K draws
 
-    The law holds the fitted parameters of the standardised noise and, for ``rank1``, the
-    per-entry ``scales`` (a tensor shaped like ``z``) that xi is multiplied by.
+
+def single_draw_gradients(
+    net: Net, x: Tensor, y: Tensor, loss_fn: LossFn, spec: NoiseSpec, eps: Mapping[int, Tensor]
+) -> dict[str, Tensor]:
+    """grad L~_1(eps_k) for every draw k: parameter name -> (K, *shape).
+
+    ``eps`` holds K * len(x) rows per noised layer, draw-major (as :func:`gni.tile`); the K
+    gradients come from one vectorised pass (bit-identical to a loop over draws on CPU).
     """
-    if scale_model not in SCALE_MODELS:
-        raise ValueError(
-            f"training.replace_scale: expected one of {SCALE_MODELS}, got {scale_model!r}"
-        )
-    arr = z.detach().double().cpu().numpy()
-    scales = None
-    if scale_model == "rank1" and arr.ndim >= 2 and arr.shape[0] > 1:
-        matrix = arr.reshape(arr.shape[0], -1)
-        if matrix.shape[1] > 1:
-            s = rank1_scales(matrix)
-            with np.errstate(over="ignore", invalid="ignore"):  # inf once a run diverged
-                arr = np.where(s > 0, matrix / np.where(s > 0, s, 1.0), 0.0)
-            scales = torch.from_numpy(s.reshape(z.shape)).to(z.device, z.dtype)
-    x = arr.reshape(-1)
-    x = x[x != 0]  # dead entries (no noise reaches them) are not part of the law
+    b = len(x)
+    draws = {k: e.reshape(-1, b, *e.shape[1:]) for k, e in eps.items()}
+    params = {n: p.detach() for n, p in net.named_parameters()}
+
+    def one(p: dict[str, Tensor], e: dict[int, Tensor]) -> Tensor:
+        out = functional_call(net, p, (x,), {"tap": injector(spec, e)})
+        return loss_fn(out, y).mean()
+
+    return vmap(grad(one), in_dims=(None, 0))(params, draws)
+
+
+def entry_scales(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-entry centre (median over draws, axis 0) and scale (sqrt(pi/2) mean |z - median|).
+
+    An entry whose draws are all equal gets scale 0; non-finite draws give a non-finite scale.
+    """
+    centre = np.median(z, axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = MEAN_ABS_TO_SD * np.abs(z - centre).mean(axis=0)
+    return centre, scale
+
+
+def standardised_sample(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled standardised draws of the live entries, re-centred to mean zero, and the
+    per-entry scales (0 for dead entries). ``z`` is K x entries."""
+    centre, scale = entry_scales(z)
+    live = np.isfinite(scale) & (scale > 0)
+    s = ((z[:, live] - centre[live]) / scale[live]).ravel()
+    if s.size:
+        s = s - s.mean()
+    return s, np.where(live, scale, 0.0)
+
+
+def _fit(x: np.ndarray) -> dict | None:
+    """(alpha, beta, scale, S0 loc) of an ECF fit, or None (too few points, constant, failed)."""
+    x = x[np.isfinite(x)]
     if x.size < MIN_ENTRIES or x.min() == x.max():
         return None
     try:
-        r = fit(x, "ecf", uncertainty="none", moments=False)
+        r = fit(x, "ecf", "S0", uncertainty="none", moments=False)
     except ValueError:
         return None
-    law = {"alpha": r.alpha, "beta": r.beta, "scale": r.scale}
+    law = {"alpha": r.alpha, "beta": r.beta, "scale": r.scale, "loc": r.loc}
     if not (all(math.isfinite(v) for v in law.values()) and r.scale > 0):
         return None
-    if kind == "gauss":
-        # The matched scale: the alpha = 2 stable law of the fitted scale, N(0, 2 scale^2).
-        # (Matching the variance instead would let the sample's heavy tails set the std.)
-        law = {"std": math.sqrt(2) * r.scale}
-    if scales is not None:
-        law["scales"] = scales
     return law
 
 
-def fit_laws(noise: Mapping[str, Tensor], kind: str, scale_model: str = "rank1") -> dict:
-    """Laws for every parameter tensor, keyed like `noise` (parameter name -> its noise).
+def _layers(names) -> dict[str, list[str]]:
+    """Parameter names grouped by layer (``layers.1.weight`` and ``layers.1.bias``)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.rpartition(".")[0], []).append(name)
+    return groups
 
-    With ``rank1`` a layer's bias joins its weight matrix as one more input column (a bias is
-    the weight of a constant input 1): both then share the row scales and one standardised law.
+
+def fit_entry_laws(z: Mapping[str, Tensor], gauss: bool) -> dict[str, dict | None]:
+    """The corrected arms' laws from K draws of Z (name -> (K, *shape)), keyed like ``z``.
+
+    A layer's tensors share one standardised law and each has its per-entry ``scales``.
+    ``gauss`` keeps the fitted gamma with alpha = 2 (N(0, 2 gamma^2)) and location 0.
     """
     laws: dict[str, dict | None] = {}
-    for name, z in noise.items():
-        prefix, _, leaf = name.rpartition(".")
-        bias = f"{prefix}.bias" if prefix else "bias"
-        if name in laws:
-            continue
-        if scale_model != "rank1" or leaf != "weight" or bias not in noise or z.dim() < 2:
-            laws[name] = fit_law(z, kind, scale_model)
-            continue
-        rows = z.shape[0]
-        joint = torch.cat([z.reshape(rows, -1), noise[bias].reshape(rows, 1)], dim=1)
-        law = fit_law(joint, kind, scale_model)
-        scales = None if law is None else law.pop("scales", None)
-        if scales is None:  # no law, or one pooled law (a single row)
-            laws[name] = laws[bias] = law
-        else:
-            laws[name] = {**law, "scales": scales[:, :-1].reshape(z.shape)}
-            laws[bias] = {**law, "scales": scales[:, -1].reshape(noise[bias].shape)}
+    for names in _layers(z).values():
+        arrs = [z[n].detach().double().cpu().numpy() for n in names]
+        k = arrs[0].shape[0]
+        joint = np.concatenate([a.reshape(k, -1) for a in arrs], axis=1)
+        sample_, scales = standardised_sample(joint)
+        law = _fit(sample_)
+        if law is not None and gauss:
+            law = {"alpha": 2.0, "beta": 0.0, "scale": law["scale"], "loc": 0.0}
+        start = 0
+        for name, a in zip(names, arrs, strict=True):
+            n = a[0].size
+            if law is None:
+                laws[name] = None
+            else:
+                s = torch.from_numpy(scales[start : start + n].reshape(a.shape[1:]))
+                laws[name] = {**law, "scales": s.to(z[name].device, z[name].dtype)}
+            start += n
     return laws
 
 
-def draw(law: Mapping, kind: str, shape, generator: torch.Generator, dtype) -> Tensor:
-    """xi of ``shape`` from ``law`` (times its per-entry scales, if it has them)."""
-    xi = _draw_standard(law, kind, shape, generator, dtype)
+def fit_authors_laws(z0: Mapping[str, Tensor], gauss: bool) -> dict[str, dict | None]:
+    """The authors' laws from one draw of Z (name -> tensor): per weight, its pooled raw
+    entries (exact zeros left out), S0 location 0; ``gauss`` sets alpha = 2. Biases: None."""
+    laws: dict[str, dict | None] = {}
+    for name, t in z0.items():
+        law = None
+        if name.rpartition(".")[2] == "weight":
+            x = t.detach().double().cpu().numpy().ravel()
+            law = _fit(x[x != 0])
+        if law is not None:
+            law = {**law, "loc": 0.0}
+            if gauss:
+                law = {**law, "alpha": 2.0, "beta": 0.0}
+        laws[name] = law
+    return laws
+
+
+# --------------------------------------------------------------------------- drawing xi
+
+
+def draw(law: Mapping, shape, generator, dtype=torch.float32):
+    """xi of ``shape`` from ``law``: alpha = 2 as N(loc, 2 scale^2), else stable in S0 form
+    with the law's location; times the per-entry ``scales`` if the law has them (``shape``
+    then ends with theirs).
+
+    ``generator`` is a torch.Generator (a tensor on its device) or a numpy Generator (float64
+    ndarray: the kick check's draws).
+    """
+    args = (law["alpha"], law["beta"], law["scale"], law["loc"], tuple(shape))
     scales = law.get("scales")
-    return xi if scales is None else xi * scales
+    if not isinstance(generator, torch.Generator):
+        xi = sample(*args, parametrization="S0", seed=generator)  # alpha = 2: N(loc, 2 s^2)
+        return xi if scales is None else xi * scales.double().cpu().numpy()
+    if law["alpha"] == 2.0:
+        xi = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
+        xi = xi * (math.sqrt(2) * law["scale"]) + law["loc"]
+    else:
+        precision = "float32" if dtype == torch.float32 else "float64"
+        xi = sample(
+            *args, parametrization="S0", dtype=precision, seed=generator, backend="torch",
+            device=generator.device,
+        )  # fmt: skip
+    return xi if scales is None else xi * scales.to(xi.dtype)
 
 
-def _draw_standard(law: Mapping, kind: str, shape, generator: torch.Generator, dtype) -> Tensor:
-    """Stable with location 0 in S1 or S0, or N(0, std^2)."""
-    dev = generator.device
-    if kind == "gauss":
-        return torch.randn(shape, generator=generator, device=dev, dtype=dtype) * law["std"]
-    return sample(
-        law["alpha"],
-        law["beta"],
-        law["scale"],
-        0.0,
-        tuple(shape),
-        parametrization=kind,
-        dtype="float32" if dtype == torch.float32 else "float64",
-        seed=generator,
-        backend="torch",
-        device=dev,
-    )
+# --------------------------------------------------------------------------- the check
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 and math.isfinite(b) else math.nan
+
+
+def kick_check(
+    step: int, laws: Mapping[str, Mapping | None], z: Mapping[str, Tensor], seed: int = 0
+) -> list[dict]:
+    """Rows of :data:`CHECK_COLUMNS` comparing K draws of xi with the K draws of Z.
+
+    ``z`` maps names to (K, *shape) draws of the raw Z; xi's K draws are seeded by (``seed``,
+    ``step``), so the check leaves training's noise stream alone.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(step)]))
+    rows = []
+    for name, t in z.items():
+        zk = t.detach().double().cpu().numpy()
+        law = laws.get(name)
+        xi = np.zeros_like(zk) if law is None else np.abs(draw(law, zk.shape, rng))
+        zk, xi = zk.reshape(len(zk), -1), xi.reshape(len(zk), -1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            zc = np.abs(zk - np.median(zk, axis=0))
+            q_z, q_xi = np.quantile(zc, 0.99), np.quantile(xi, 0.99)
+            norm_xi = float(np.median(np.linalg.norm(xi, axis=1)))
+            norm_zc = float(np.median(np.linalg.norm(zc, axis=1)))
+            norm_z = float(np.median(np.linalg.norm(zk, axis=1)))
+        params = {c: math.nan if law is None else float(law[c]) for c in CHECK_COLUMNS[2:6]}
+        rows.append(
+            {
+                "step": int(step),
+                "tensor": name,
+                **params,
+                "norm_ratio": _ratio(norm_xi, norm_zc),
+                "q99_ratio": _ratio(float(q_xi), float(q_z)),
+                "max_ratio": _ratio(float(xi.max()), float(zc.max())),
+                "raw_norm_ratio": _ratio(norm_xi, norm_z),
+            }
+        )
+    return rows
+
+
+def describe_check(rows: list[dict]) -> str:
+    """One compact line: per tensor a, norm / q99 / max ratios of |xi| to |Z|."""
+    parts = []
+    for r in rows:
+        law = "none" if math.isnan(r["alpha"]) else f"a={r['alpha']:.2f} b={r['beta']:+.2f}"
+        parts.append(
+            f"{r['tensor']} {law} {r['norm_ratio']:.2g}/{r['q99_ratio']:.2g}/{r['max_ratio']:.2g}"
+        )
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- the arm
 
 
 class Replacement:
@@ -159,27 +305,32 @@ class Replacement:
         mean: str,
         m: int,
         refit_every: int,
-        scale_model: str = "rank1",
+        draws: int = MIN_DRAWS,
         mean_sampler: NoiseSampler,
         generator: torch.Generator,
         r_options: Mapping | None = None,
         log: Callable[[str], None] = lambda _msg: None,
+        label: str = "",
     ):
         if rule not in KINDS:
             raise ValueError(f"replacement rule must be one of {sorted(KINDS)}, got {rule!r}")
         if mean not in MEANS:
             raise ValueError(f"training.replace_mean: expected one of {MEANS}, got {mean!r}")
+        if draws < MIN_DRAWS:
+            raise ValueError(f"training.replace_draws: expected >= {MIN_DRAWS}, got {draws}")
         self.kind = KINDS[rule]
         self.net, self.noise, self.task, self.loss_fn = net, noise, task, loss_fn
-        self.mean, self.m, self.refit_every = mean, m, refit_every
-        self.scale_model = scale_model
+        self.mean, self.m, self.refit_every, self.draws = mean, m, refit_every, draws
         self.mean_sampler = mean_sampler
         self.r_options = dict(r_options or {})  # estimator, probes, generator of R
         self.generator = generator
+        self.check_seed = generator.initial_seed()
         self.draw_sampler = NoiseSampler(noise, net.activation_shapes, generator)
-        self.names = [n for n, _ in net.named_parameters()]
+        self.groups = _layers(n for n, _ in net.named_parameters())
         self.laws: dict[str, dict | None] = {}
+        self.checks: list[dict] = []
         self.log = log
+        self.label = label
         self.refits = 0
 
     def objective(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -193,48 +344,61 @@ class Replacement:
 
     def perturb(self, step: int, xb: Tensor, yb: Tensor) -> None:
         """After backward of :meth:`objective`: refit if due, then add xi to every .grad."""
-        params = list(self.net.parameters())
         if not self.noise.layers:
             return
         if step % self.refit_every == 0:
-            self._refit(params, xb, yb, step)
+            self._refit(xb, yb, step)
+        params = dict(self.net.named_parameters())
         with torch.no_grad():
-            for name, p in zip(self.names, params, strict=True):
-                law = self.laws.get(name)
-                if law is not None:
-                    p.grad.add_(draw(law, self.kind, p.shape, self.generator, p.dtype))
+            for name, xi in self.xi().items():
+                params[name].grad.add_(xi)
 
-    def _refit(self, params: list[Tensor], xb: Tensor, yb: Tensor, step: int) -> None:
-        eps = self.draw_sampler.draw(len(xb))
-        one = self.loss_fn(self.net(xb, tap=injector(self.noise, eps)), yb).mean()
-        g1 = torch.autograd.grad(one, params)
-        noise = {name: g - p.grad for name, p, g in zip(self.names, params, g1, strict=True)}
-        self.laws = fit_laws(noise, self.kind, self.scale_model)
-        if self.refits % 10 == 0:
-            self.log(f"replacement refit at step {step}: {self.describe()}")
+    def xi(self) -> dict[str, Tensor]:
+        """This step's noise for every parameter that gets some (name -> tensor).
+
+        The tensors of a layer share one law, so one draw serves them all (a draw call costs
+        far more than its numbers on small layers).
+        """
+        params = dict(self.net.named_parameters())
+        out = {}
+        for names in self.groups.values():
+            live = [n for n in names if self.laws.get(n) is not None]
+            if not live:
+                continue
+            law = {k: v for k, v in self.laws[live[0]].items() if k != "scales"}
+            sizes = [params[n].numel() for n in live]
+            x = draw(law, (sum(sizes),), self.generator, params[live[0]].dtype)
+            for name, part in zip(live, x.split(sizes), strict=True):
+                scales = self.laws[name].get("scales")
+                part = part.view(params[name].shape)
+                out[name] = part if scales is None else part * scales
+        return out
+
+    def _refit(self, xb: Tensor, yb: Tensor, step: int) -> None:
+        eps = self.draw_sampler.draw(self.draws * len(xb))
+        g = single_draw_gradients(self.net, xb, yb, self.loss_fn, self.noise, eps)
+        z = {n: g[n] - p.grad for n, p in self.net.named_parameters()}
+        if self.kind in ("stable", "gauss"):
+            self.laws = fit_entry_laws(z, gauss=self.kind == "gauss")
+        else:
+            self.laws = fit_authors_laws({n: t[0] for n, t in z.items()}, self.kind != "authors")
+        rows = kick_check(step, self.laws, z, seed=self.check_seed)
+        self.checks += rows
+        where = f"{self.label}: " if self.label else ""
+        check = describe_check(rows)
+        self.log(f"{where}replacement refit at step {step}, |xi|/|Z| norm/q99/max: {check}")
         self.refits += 1
-
-    def describe(self) -> str:
-        parts = []
-        for name, law in self.laws.items():
-            if law is None:
-                parts.append(f"{name} none")
-            elif "std" in law:
-                parts.append(f"{name} std={law['std']:.3g}")
-            else:
-                parts.append(
-                    f"{name} a={law['alpha']:.3f} b={law['beta']:+.3f} s={law['scale']:.3g}"
-                )
-        return "; ".join(parts)
 
     def state(self) -> dict:
         return {
             "generator": self.generator.get_state(),
             "laws": dict(self.laws),
+            "checks": list(self.checks),
             "refits": self.refits,
         }
 
     def load(self, state: Mapping) -> None:
         self.generator.set_state(state["generator"])
         self.laws = dict(state["laws"])
+        self.checks = list(state["checks"])
         self.refits = state["refits"]

@@ -1,9 +1,10 @@
 """Training runs an experiment asks for, and their names (no torch: the Snakefile uses it).
 
 A run is ``baseline`` (no noise), ``gni`` (one draw), ``m{M}`` (the M-draw loss L~_M),
-``explicit`` (clean loss + R) or a replacement arm ``replace_s1`` | ``replace_s0`` |
-``replace_gauss`` (a mean gradient plus noise drawn from the law fitted to the current
-implicit-effect noise); the name is the ``{run}`` wildcard under results/train/.
+``explicit`` (clean loss + R) or a replacement arm ``replace_s1`` | ``replace_gauss`` |
+``replace_authors`` | ``replace_authors_gauss`` (a mean gradient plus noise drawn from a law
+fitted to the current implicit-effect noise); the name is the ``{run}`` wildcard under
+results/train/.
 
 Also the noise-dump plan (which run, seeds and steps an experiment's ``noise_dump`` block asks
 for), because the train rule must know which snapshots to save.
@@ -15,9 +16,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-REPLACEMENT_RULES = ("replace_s1", "replace_s0", "replace_gauss")
+REPLACEMENT_RULES = ("replace_s1", "replace_gauss", "replace_authors", "replace_authors_gauss")
 RUN_NAME = re.compile(
-    r"^(baseline|gni|explicit|replace_s1|replace_s0|replace_gauss|m([1-9][0-9]*))$"
+    r"^(baseline|gni|explicit|replace_s1|replace_gauss|replace_authors|replace_authors_gauss"
+    r"|m([1-9][0-9]*))$"
 )
 RUN_WILDCARD = RUN_NAME.pattern[1:-1]  # the same, as a Snakemake wildcard constraint
 
@@ -36,8 +38,8 @@ class RunSpec:
         match = RUN_NAME.match(name)
         if not match:
             raise ValueError(
-                f"run name {name!r} is not baseline, gni, explicit, replace_s1, replace_s0, "
-                "replace_gauss or m<M> (e.g. m16)"
+                f"run name {name!r} is not baseline, gni, explicit, {', '.join(REPLACEMENT_RULES)}"
+                " or m<M> (e.g. m16)"
             )
         if match.group(2):
             return cls(name, "gni_m", int(match.group(2)))

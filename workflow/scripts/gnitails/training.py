@@ -6,9 +6,10 @@ Rules (the run directory name in brackets):
 - ``gni`` [gni]: one noise draw per step, L~_1.
 - ``gni_m`` [m{M}]: the M-draw loss L~_M, one batched forward pass over M tiled copies.
 - ``explicit`` [explicit]: L + R, R the explicit regulariser, no noise.
-- ``replace_s1`` | ``replace_s0`` | ``replace_gauss`` [same]: the gradient of a mean objective
-  (L~_M or L + R) plus noise drawn from the law fitted to the current implicit-effect noise
-  (:mod:`gnitails.replacement`).
+- ``replace_s1`` | ``replace_gauss`` | ``replace_authors`` | ``replace_authors_gauss`` [same]:
+  the gradient of a mean objective (L~_M or L + R) plus noise drawn from a law fitted to the
+  current implicit-effect noise (:mod:`gnitails.replacement`); they also write
+  ``replacement_checks.parquet`` (the noise check of every refit).
 
 Randomness comes from generators derived from the seed (init, data order, noise, R probes,
 replacement noise), so a seed gives every rule the same initial weights and minibatch order. Every
@@ -47,7 +48,7 @@ from gnitails.losses import accuracy, per_example_loss
 from gnitails.models import ModelSpec, Net, build_model
 from gnitails.progress import Progress, format_duration, stderr_log
 from gnitails.regulariser import regulariser
-from gnitails.replacement import Replacement
+from gnitails.replacement import CHECK_COLUMNS, Replacement
 from gnitails.runs import REPLACEMENT_RULES, RunSpec
 
 RULES = ("baseline", "gni", "gni_m", "explicit", *REPLACEMENT_RULES)
@@ -64,6 +65,7 @@ METRIC_COLUMNS = (
 MODEL_FORMAT = "gnitails-model-1"
 STATE_FORMAT = "gnitails-train-state-1"
 STATE_FILE = "state.pt"
+CHECKS_FILE = "replacement_checks.parquet"  # replacement runs: the noise check per refit
 EVAL_CHUNK = 4096
 
 
@@ -84,7 +86,7 @@ class TrainingSpec:
     replace_refit_every: int = 100
     replace_mean: str = "lm"
     replace_m: int = 16
-    replace_scale: str = "rank1"
+    replace_draws: int = 16
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> TrainingSpec:
@@ -431,6 +433,7 @@ def train_run(
             log,
             progress_every_s,
             on_step,
+            where,
         )
 
 
@@ -451,6 +454,7 @@ def _train(
     log: Callable[[str], None],
     progress_every_s: float,
     on_step: Callable[[int], None] | None,
+    where: str,
 ) -> RunResult:
     task = data.task
     n_train = len(data.x_train)
@@ -477,7 +481,7 @@ def _train(
             mean=spec.replace_mean,
             m=spec.replace_m,
             refit_every=spec.replace_refit_every,
-            scale_model=spec.replace_scale,
+            draws=spec.replace_draws,
             mean_sampler=sampler,
             generator=gens.replace,
             r_options={
@@ -486,6 +490,7 @@ def _train(
                 "generator": gens.probes,
             },
             log=log,
+            label=f"{where} {run.name} seed {seed}",
         )
     steps_per_epoch = spec.steps_per_epoch(n_train)
     record_every_epoch = (
@@ -629,6 +634,9 @@ def _train(
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_parquet(metrics, out_dir / "metrics.parquet")
     save_model(out_dir / "model.pt", net, {**model_meta, "step": step})
+    if replacement is not None:
+        checks = pd.DataFrame(replacement.checks, columns=list(CHECK_COLUMNS))
+        _write_parquet(checks, out_dir / CHECKS_FILE)
     if snapshot_steps:
         snapshot_dir.mkdir(parents=True, exist_ok=True)
         for s in snapshot_steps:
