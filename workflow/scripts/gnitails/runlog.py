@@ -8,7 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gnitails.config import ConfigError
+from gnitails.data.errors import DataError
+from gnitails.errors import InputFileError
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EXPECTED = (InputFileError, ConfigError, DataError)
 
 
 @contextmanager
@@ -22,6 +27,9 @@ def rule_logging(snakemake, name: str = "gnitails") -> Iterator[logging.Logger]:
     logger = logging.getLogger(name)
     try:
         yield logger
+    except EXPECTED as exc:  # the message names the key or file: no traceback to read
+        logger.error("%s failed: %s", snakemake.rule, exc)
+        raise SystemExit(1) from None
     except Exception:
         logger.exception("%s failed", snakemake.rule)
         raise

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gnitails.data.digits import make_digits
 from gnitails.data.errors import DataError
 from gnitails.data.prepared import Prepared
 from gnitails.data.raw import verified_files
@@ -52,6 +51,8 @@ def prepare_dataset(name: str, spec: dict, manifest: str | Path | None = None) -
         params = {k: v for k, v in spec.items() if k != "source"}
         data = make_sinusoids(**params)
     elif source == "digits":
+        from gnitails.data.digits import make_digits  # scikit-learn: only when needed
+
         data = make_digits(seed=seed, test_fraction=spec["test_fraction"])
     elif source in DOWNLOADED:
         if manifest is None:

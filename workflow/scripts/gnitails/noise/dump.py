@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from gnitails.atomic import atomic_path
+from gnitails.errors import InputFileError, rebuild_hint
 from gnitails.gni import NoiseSampler, NoiseSpec
 from gnitails.losses import per_example_loss
 from gnitails.models import Net
@@ -208,10 +209,35 @@ def save_dump(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping)
 
 
 def load_dump(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
-    """``(arrays, meta)`` of a dump: arrays by key (``z_mc/weight/1``, ``forward/0``, ...)."""
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files if k != "meta"}
-        meta = json.loads(str(f["meta"]))
+    """``(arrays, meta)`` of a dump: arrays by key (``z_mc/weight/1``, ``forward/0``, ...).
+
+    Raises InputFileError naming the file for anything but a complete dump of finite values:
+    a truncated or foreign file, a missing ``meta``, or NaN/inf (a snapshot of a diverged run).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "meta" not in f.files:
+                raise InputFileError(f"{path}: not a noise dump (no meta); {rebuild_hint(path)}")
+            arrays = {k: f[k] for k in f.files if k != "meta"}
+            meta = json.loads(str(f["meta"]))
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        if isinstance(exc, InputFileError):
+            raise
+        reason = str(exc) or type(exc).__name__
+        raise InputFileError(
+            f"{path}: not a readable noise dump ({reason}); {rebuild_hint(path)}"
+        ) from None
+    if meta.get("format") != DUMP_FORMAT:
+        raise InputFileError(
+            f"{path}: format {meta.get('format')!r}, expected {DUMP_FORMAT!r}; {rebuild_hint(path)}"
+        )
+    for key, arr in arrays.items():
+        bad = arr.size - int(np.isfinite(arr).sum())
+        if bad:
+            raise InputFileError(
+                f"{path}: {key} holds {bad} non-finite values (the snapshot's run diverged?); "
+                "stable laws cannot be fitted to it"
+            )
     return arrays, meta
 
 
