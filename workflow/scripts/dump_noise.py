@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from gnitails.data import load_prepared
+from gnitails.errors import InputFileError
 from gnitails.noise import dump_snapshot
 from gnitails.runlog import rule_logging
 
@@ -11,7 +12,7 @@ with rule_logging(snakemake) as log:
     wc = snakemake.wildcards
     snapshot = Path(snakemake.params.snapshot)
     if not snapshot.exists():
-        raise FileNotFoundError(
+        raise InputFileError(
             f"{snapshot} is missing: the train job ran without this snapshot step; rerun it "
             f"(snakemake --forcerun {snakemake.input.model})"
         )
