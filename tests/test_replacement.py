@@ -242,10 +242,14 @@ def crash_at(step):
     return on_step
 
 
-@pytest.mark.parametrize("rule", ["replace_s1", "replace_authors"])
-def test_replacement_resume_is_bit_identical(tmp_path, sinusoids, rule):
-    """The replacement generator, the current laws and the check rows live in the checkpoint."""
-    kw = dict(run=rule, seed=0, checkpoint_every=4, log=None)
+@pytest.mark.parametrize(
+    ("rule", "every"), [("replace_s1", 4), ("replace_s1", 5), ("replace_authors", 4)]
+)
+def test_replacement_resume_is_bit_identical(tmp_path, sinusoids, rule, every):
+    """The replacement generator, the current laws, the drawn-ahead noise (redrawn from its
+    generator state) and the check rows live in the checkpoint; saved mid-period (4) or at a
+    refit (5)."""
+    kw = dict(run=rule, seed=0, checkpoint_every=every, log=None)
     exp = copy.deepcopy(EXP)
     exp["training"]["lr"] = 0.001  # the authors' arm stays finite for a few steps
     ref = train_run(exp, sinusoids, out_dir=tmp_path / "ref", **kw)
@@ -255,7 +259,7 @@ def test_replacement_resume_is_bit_identical(tmp_path, sinusoids, rule):
             on_step=crash_at(7), **kw,
         )  # fmt: skip
     res = train_run(exp, sinusoids, out_dir=tmp_path / "a", state_dir=tmp_path / "s", **kw)
-    assert res.resumed_from == 4
+    assert res.resumed_from == every
     cols = ["step", "train_loss", "test_loss", "objective"]
     pd.testing.assert_frame_equal(res.metrics[cols], ref.metrics[cols])
     for k, v in ref.net.state_dict().items():
@@ -273,7 +277,7 @@ def test_xi_zero_is_the_control_run(tmp_path, sinusoids, monkeypatch, mean, cont
     exp = copy.deepcopy(EXP)
     exp["training"]["replace_mean"] = mean
     ref = train_run(exp, sinusoids, run=control, seed=0, out_dir=tmp_path / "c", log=None)
-    monkeypatch.setattr(Replacement, "xi", lambda self: {})
+    monkeypatch.setattr(Replacement, "xi", lambda self, step: {})
     logged = []
     res = train_run(
         exp, sinusoids, run="replace_s1", seed=0, out_dir=tmp_path / "r", log=logged.append,

@@ -80,6 +80,7 @@ KINDS = {
 MEANS = ("lm", "explicit")
 MIN_ENTRIES = 20  # the stable fit's minimum sample size
 MIN_DRAWS = 16  # K: fewer draws give per-entry scales too noisy to standardise by
+BUFFER_ENTRIES = 1 << 24  # most numbers of xi drawn ahead at once (64 MB in float32)
 MEAN_ABS_TO_SD = math.sqrt(math.pi / 2)  # E|N(0, 1)| = sqrt(2 / pi)
 CHECK_COLUMNS = (
     "step",  # the refit's step
@@ -220,7 +221,7 @@ def draw(law: Mapping, shape, generator, dtype=torch.float32):
     args = (law["alpha"], law["beta"], law["scale"], law["loc"], tuple(shape))
     scales = law.get("scales")
     if not isinstance(generator, torch.Generator):
-        xi = sample(*args, parametrization="S0", seed=generator)  # alpha = 2: N(loc, 2 s^2)
+        xi = sample(*args, parametrization="S0", seed=generator, threads=1)  # alpha 2: N(loc, 2s^2)
         return xi if scales is None else xi * scales.double().cpu().numpy()
     if law["alpha"] == 2.0:
         xi = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
@@ -328,6 +329,9 @@ class Replacement:
         self.draw_sampler = NoiseSampler(noise, net.activation_shapes, generator)
         self.groups = _layers(n for n, _ in net.named_parameters())
         self.laws: dict[str, dict | None] = {}
+        self.buffer: Tensor | None = None  # standard noise of steps buffer_start, ... (rows)
+        self.buffer_start = 0
+        self.buffer_state: Tensor | None = None  # the generator's state before the fill
         self.checks: list[dict] = []
         self.log = log
         self.label = label
@@ -350,29 +354,50 @@ class Replacement:
             self._refit(xb, yb, step)
         params = dict(self.net.named_parameters())
         with torch.no_grad():
-            for name, xi in self.xi().items():
+            for name, xi in self.xi(step).items():
                 params[name].grad.add_(xi)
 
-    def xi(self) -> dict[str, Tensor]:
-        """This step's noise for every parameter that gets some (name -> tensor).
-
-        The tensors of a layer share one law, so one draw serves them all (a draw call costs
-        far more than its numbers on small layers).
-        """
+    def xi(self, step: int) -> dict[str, Tensor]:
+        """Step ``step``'s noise for every parameter that gets some (name -> tensor)."""
+        if self.buffer is None or step >= self.buffer_start + len(self.buffer):
+            self._fill(step)
+        row = self.buffer[step - self.buffer_start]
         params = dict(self.net.named_parameters())
-        out = {}
+        out, start = {}, 0
+        for names in self.groups.values():
+            for name in names:
+                law = self.laws.get(name)
+                if law is None:
+                    continue
+                p = params[name]
+                part = row[start : start + p.numel()].view(p.shape)
+                out[name] = part if law.get("scales") is None else part * law["scales"]
+                start += p.numel()
+        return out
+
+    def _fill(self, step: int) -> None:
+        """Draw the standard noise of the steps from ``step`` to the next refit (fewer if that
+        exceeds BUFFER_ENTRIES numbers): one draw call per layer, since a call costs far more
+        than its numbers on small layers. The generator state before the fill is kept, so a
+        resumed run redraws the same buffer."""
+        self.buffer_state, self.buffer_start = self.generator.get_state(), step
+        params = dict(self.net.named_parameters())
+        blocks = []
         for names in self.groups.values():
             live = [n for n in names if self.laws.get(n) is not None]
-            if not live:
-                continue
-            law = {k: v for k, v in self.laws[live[0]].items() if k != "scales"}
-            sizes = [params[n].numel() for n in live]
-            x = draw(law, (sum(sizes),), self.generator, params[live[0]].dtype)
-            for name, part in zip(live, x.split(sizes), strict=True):
-                scales = self.laws[name].get("scales")
-                part = part.view(params[name].shape)
-                out[name] = part if scales is None else part * scales
-        return out
+            if live:
+                law = {k: v for k, v in self.laws[live[0]].items() if k != "scales"}
+                blocks.append((law, sum(params[n].numel() for n in live), params[live[0]].dtype))
+        width = sum(n for _, n, _ in blocks)
+        length = self.refit_every - step % self.refit_every
+        length = max(1, min(length, BUFFER_ENTRIES // max(width, 1)))
+        dtype = next(iter(params.values())).dtype
+        dev = self.generator.device
+        self.buffer = torch.cat(
+            [torch.zeros(length, 0, dtype=dtype, device=dev)]
+            + [draw(law, (length, n), self.generator, dt) for law, n, dt in blocks],
+            dim=1,
+        )
 
     def _refit(self, xb: Tensor, yb: Tensor, step: int) -> None:
         eps = self.draw_sampler.draw(self.draws * len(xb))
@@ -382,6 +407,7 @@ class Replacement:
             self.laws = fit_entry_laws(z, gauss=self.kind == "gauss")
         else:
             self.laws = fit_authors_laws({n: t[0] for n, t in z.items()}, self.kind != "authors")
+        self.buffer = None  # drawn from the new laws at the next step
         rows = kick_check(step, self.laws, z, seed=self.check_seed)
         self.checks += rows
         where = f"{self.label}: " if self.label else ""
@@ -393,12 +419,18 @@ class Replacement:
         return {
             "generator": self.generator.get_state(),
             "laws": dict(self.laws),
+            "buffer": None if self.buffer is None else (self.buffer_start, self.buffer_state),
             "checks": list(self.checks),
             "refits": self.refits,
         }
 
     def load(self, state: Mapping) -> None:
-        self.generator.set_state(state["generator"])
         self.laws = dict(state["laws"])
         self.checks = list(state["checks"])
         self.refits = state["refits"]
+        self.buffer = None
+        if state["buffer"] is not None:  # redraw the current buffer as it was drawn
+            start, before = state["buffer"]
+            self.generator.set_state(before)
+            self._fill(start)
+        self.generator.set_state(state["generator"])
