@@ -321,8 +321,12 @@ def test_sgd_form_mean_bias_by_direct_simulation():
 
 
 def test_estimator_intervals_cover_a_known_stable_law():
-    x = sample(1.5, 0.5, 2.0, 1.0, 50000, seed=4)
-    m = mean_ci(x, tail_alpha=1.5, tail_beta=0.5)
-    assert m.lo < 1.0 < m.hi
+    """95% intervals on 20 seeded samples: >= 16 cover (P(<= 15 | 95%) = 0.3%), not one seed."""
     med = 1.0 + 2.0 * (0.5 * math.tan(0.75 * math.pi) + standard_s0_median(1.5, 0.5))
-    assert median_ci(x).lo < med < median_ci(x).hi
+    cover_mean = cover_median = 0
+    for seed in range(20):
+        x = sample(1.5, 0.5, 2.0, 1.0, 50000, seed=seed)
+        m, d = mean_ci(x, tail_alpha=1.5, tail_beta=0.5), median_ci(x)
+        cover_mean += m.lo < 1.0 < m.hi
+        cover_median += d.lo < med < d.hi
+    assert cover_mean >= 16 and cover_median >= 16, (cover_mean, cover_median)

@@ -1,22 +1,12 @@
-"""Chambers-Mallows-Stuck (CMS) sampler for the alpha-stable law, numpy and torch.
+"""alpha-stable variates by Chambers-Mallows-Stuck, numpy and torch, exact in the tails.
 
-With V ~ U(-pi/2, pi/2) and W ~ Exp(1) independent, the standard S1 variate is (Weron 1996)
-
-    a != 1:  Z1 = S sin(a (V + B)) / cos(V)^(1/a) * (cos(V - a (V + B)) / W)^((1 - a)/a),
-             B = arctan(beta tan(pi a/2)) / a,  S = (1 + beta^2 tan^2(pi a/2))^(1/(2a)),
-    a  = 1:  Z1 = (2/pi) [(pi/2 + beta V) tan V - beta log((pi/2) W cos V / (pi/2 + beta V))].
-
-We return gamma * Z0 + delta0 with Z0 = Z1 - beta tan(pi a/2) the standard S0 variate (S0 is a
-location-scale family), the location converted exactly from S1 when asked for S1. At a = 2 the
-formula reduces to Box-Muller: 2 sqrt(W) sin V ~ N(0, 2).
-
-NaN traps of the naive formula, and what we do:
-* float32(pi/2) > pi/2, so cos(V) can come out as -4e-8 and its fractional power is NaN
-  (about once in 1.7e7 float32 draws): we use |cos V|, floored at the smallest normal.
-* W = 0 or cos(...) = 0 give log(0); both factors are combined in one exp(log ...) so the
-  result is 0 or +-inf as the exact formula says, never 0 * inf.
-* Near a = 1 with beta != 0 the S1 -> S0 shift cancels catastrophically; there float32 output
-  is computed in float64 and rounded.
+The formula and its evaluation live in ``cms.py`` (shared with the SDE engine): V is drawn as
+its distance to the nearer end of (-pi/2, pi/2) at full floating precision, so the heavy tails
+are not cut off by a uniform grid (a float32 grid made the S1 mean -1.15 instead of 0 at
+alpha = 1.1, beta = 1). We return gamma (Z1 - zeta) + delta0, with Z1 the standard S1 variate
+and Z1 - zeta the standard S0 one (S0 is a location-scale family); the location is converted
+exactly from S1 when asked for S1. Near alpha = 1 with beta != 0 the S1 -> S0 shift zeta is
+large and cancels, so float32 output is computed in float64 there and rounded.
 
 The numpy path works in fixed-size chunks, each with its own generator spawned from one
 SeedSequence, spread over threads (numpy releases the GIL): output is identical for a given
@@ -25,72 +15,46 @@ seed whatever the thread count.
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .cms import Streams, Workspace, cms_law, s1_numpy, s1_torch
 from .params import check_parametrization, check_params, to_s0
 
 CHUNK = 1 << 15  # elements per chunk: temporaries stay in L2
+MAX_OVERFLOW = 1e-4  # refuse a law that would put more than this share of draws at +-inf
+_LOCAL = threading.local()  # one kernel workspace per thread
 
 
-def _constants(alpha: float, beta: float) -> tuple[float, float, float]:
-    """(B, S, zeta) of the CMS formula; zeta = beta tan(pi a/2) is the S1 -> S0 shift."""
-    if alpha == 1.0:
-        return 0.0, 1.0, 0.0
-    zeta = beta * np.tan(np.pi * alpha / 2)
-    return float(np.arctan(zeta) / alpha), float((1 + zeta * zeta) ** (0.5 / alpha)), float(zeta)
+def overflow_share(alpha: float, scale: float, dtype) -> float:
+    """Share of stable draws (any beta, location small) beyond ``dtype``'s largest number.
 
-
-def _cms_standard_s0(u, w, alpha: float, beta: float, xp=np):
-    """Standard S0 variates from uniforms ``u`` in [0, 1) and exponentials ``w``, in place.
-
-    Works for numpy arrays and torch tensors (``xp`` is the namespace); overwrites ``u`` and
-    ``w`` and returns the array holding the result.
+    P(|X| > x) = C_a (scale/x)^a far out, C_a = Gamma(a) sin(pi a/2) 2/pi (Samorodnitsky-
+    Taqqu 1.2.15); we use 1 - exp(-C_a (scale/x)^a), also exact as a -> 0, where |X|^-a tends
+    to Exp(1) (Cressie 1975). At a = 2 the law is N(0, 2 scale^2): erfc(x / (2 scale)).
     """
-    half_pi = np.pi / 2
-    # u is on a grid k * eps/2; shifting by half a step makes V symmetric and never -pi/2.
-    eps = (np.finfo(u.dtype) if xp is np else xp.finfo(u.dtype)).eps
-    v = u
-    v -= 0.5 - eps / 4
-    v *= np.pi  # V in (-pi/2, pi/2)
-    if alpha == 1.0:
-        c = half_pi + beta * v  # > 0 for |beta| <= 1 except at the left end
-        t = xp.tan(v)
-        t *= c
-        cv = xp.abs(xp.cos(v))
-        cv *= w
-        cv *= half_pi
-        cv /= c
-        cv = xp.log(cv)
-        cv *= beta
-        t -= cv
-        t *= 2 / np.pi
-        return t
-    b, s, zeta = _constants(alpha, beta)
-    tiny = np.finfo(np.float32).tiny
-    av = v + b
-    av *= alpha  # a (V + B)
-    c2 = v - av
-    c2 = xp.cos(c2)
-    c2 = xp.abs(c2)
-    c2 /= w  # cos(V - a(V+B)) / W
-    c2 = xp.log(c2)
-    c2 *= (1 - alpha) / alpha
-    cv = xp.cos(v)
-    cv = xp.abs(cv)
-    cv = xp.clip(cv, tiny, None) if xp is np else cv.clamp_(min=tiny)
-    cv = xp.log(cv)
-    cv *= 1 / alpha
-    c2 -= cv
-    c2 = xp.exp(c2)
-    sv = xp.sin(av)
-    sv *= s
-    sv *= c2
-    if zeta:
-        sv -= zeta  # Z1 has S0 location +zeta
-    return sv
+    big = float(np.finfo(dtype).max)
+    c = math.gamma(alpha) * math.sin(math.pi * alpha / 2) * 2 / math.pi
+    with np.errstate(over="ignore"):
+        pareto = -math.expm1(-c * math.exp(alpha * (math.log(scale) - math.log(big))))
+    return max(pareto, math.erfc(big / (2 * scale)) if scale * 1e3 > big else 0.0)
+
+
+def check_overflow(alpha: float, scale: float, dtype, name: str = "alpha") -> None:
+    """ValueError naming ``name`` when more than MAX_OVERFLOW of the draws would be +-inf."""
+    share = overflow_share(alpha, scale, dtype)
+    if share > MAX_OVERFLOW:
+        big = np.finfo(dtype).max
+        lo = math.log(MAX_OVERFLOW) / (math.log(scale) - math.log(big))  # c ~ 1 for small a
+        raise ValueError(
+            f"{name} = {alpha!r} is too small for {np.dtype(dtype).name} at scale {scale!r}: "
+            f"about {share:.0%} of the draws would exceed {big:.3g} and come out as +-inf; use "
+            f"{name} >= {lo:.3g}" + (" or float64" if np.dtype(dtype) == np.float32 else "")
+        )
 
 
 def _resolve_seed(seed) -> np.random.SeedSequence:
@@ -98,22 +62,30 @@ def _resolve_seed(seed) -> np.random.SeedSequence:
         return seed
     if isinstance(seed, np.random.Generator):  # deterministic given the generator's state
         return np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
+    if isinstance(seed, np.random.RandomState):  # scipy's random_state may be one
+        return np.random.SeedSequence(seed.randint(0, 2**62, size=4, dtype=np.int64).tolist())
     return np.random.SeedSequence(seed)
 
 
-def _sample_numpy(alpha, beta, n, dtype, seed, threads):
-    work = np.float64 if (dtype == np.float32 and beta != 0 and abs(alpha - 1) < 0.1) else dtype
+def _work_dtype(alpha, beta, dtype):
+    """float64 arithmetic for float32 output near alpha = 1 (the shift zeta cancels there)."""
+    near_one = beta != 0 and abs(alpha - 1) < 0.1
+    return np.dtype(np.float64) if near_one else np.dtype(dtype)
+
+
+def _sample_numpy(law, mult, add, n, dtype, seed, threads):
+    work = _work_dtype(law.alpha, law.beta, dtype)
     out = np.empty(n, dtype=dtype)
     nchunks = max(1, -(-n // CHUNK))
     children = _resolve_seed(seed).spawn(nchunks)
 
     def run(i: int) -> None:
         lo, hi = i * CHUNK, min(n, (i + 1) * CHUNK)
-        rng = np.random.Generator(np.random.PCG64(children[i]))
-        u = rng.random(hi - lo, dtype=work)
-        w = rng.standard_exponential(hi - lo, dtype=work)
-        with np.errstate(divide="ignore", over="ignore"):  # W = 0 is handled, see above
-            out[lo:hi] = _cms_standard_s0(u, w, alpha, beta)
+        ws = getattr(_LOCAL, "ws", None)
+        if ws is None or ws.dtype != work:
+            ws = _LOCAL.ws = Workspace(CHUNK, work)
+        streams = Streams(np.random.Generator(np.random.PCG64(children[i])))
+        s1_numpy(streams, hi - lo, law, mult, add, out[lo:hi], ws)
 
     threads = threads or min(os.cpu_count() or 1, 8)
     if threads == 1 or nchunks == 1:
@@ -125,7 +97,7 @@ def _sample_numpy(alpha, beta, n, dtype, seed, threads):
     return out
 
 
-def _sample_torch(alpha, beta, n, dtype, seed, device):
+def _sample_torch(law, mult, add, n, dtype, seed, device):
     import torch
 
     tdtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[dtype]
@@ -137,14 +109,8 @@ def _sample_torch(alpha, beta, n, dtype, seed, device):
     else:
         gen = torch.Generator(device=dev)
         gen.manual_seed(int(_resolve_seed(seed).generate_state(1, np.uint64)[0] >> 1))
-    work = (
-        torch.float64
-        if (tdtype == torch.float32 and beta != 0 and abs(alpha - 1) < 0.1)
-        else tdtype
-    )
-    u = torch.rand(n, generator=gen, device=dev, dtype=work)
-    w = torch.empty(n, device=dev, dtype=work).exponential_(generator=gen)
-    return _cms_standard_s0(u, w, alpha, beta, xp=torch).to(tdtype)
+    work = torch.float64 if _work_dtype(law.alpha, law.beta, dtype) == np.float64 else tdtype
+    return s1_torch(gen, n, law, mult, add, work, dev).to(tdtype)
 
 
 def sample(
@@ -169,13 +135,16 @@ def sample(
         location, in ``parametrization`` ("S1", the default, or "S0"; see ``params``).
     size : output shape.
     dtype : float32 or float64.
-    seed : int, None, ``np.random.SeedSequence`` or ``np.random.Generator``; for the torch
-        backend also a ``torch.Generator``. Same seed, same backend and device: same numbers.
+    seed : int, None, ``np.random.SeedSequence``, ``np.random.Generator`` or ``RandomState``;
+        for the torch backend also a ``torch.Generator``. Same seed, same backend and device:
+        same numbers.
     backend : "numpy" (returns ndarray) or "torch" (returns a tensor on ``device``; "auto" or
         None picks CUDA when present).
     threads : numpy worker threads (default: all cores, at most 8); does not change the output.
 
-    At alpha = 2 the draws are N(loc, 2 scale^2).
+    At alpha = 2 the draws are N(loc, 2 scale^2). A law that would put more than 1e-4 of its
+    draws beyond the dtype's range (alpha below about 0.1 in float32, 0.013 in float64, at
+    scale 1) is refused with a ValueError naming alpha.
     """
     p = check_parametrization(parametrization)
     check_params(alpha, beta, scale)
@@ -185,20 +154,28 @@ def sample(
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    check_overflow(alpha, scale, dtype)
     shape = (size,) if np.isscalar(size) else tuple(size)
     n = int(np.prod(shape))
+    law = cms_law(alpha, beta)
     loc0 = float(loc if p == "S0" else to_s0(alpha, beta, scale, loc))
+    add = loc0 - scale * law.zeta  # gamma (Z1 - zeta) + delta0, Z1 standard S1
     if backend == "numpy":
-        z = _sample_numpy(alpha, beta, n, dtype, seed, threads)
+        z = _sample_numpy(law, scale, add, n, dtype, seed, threads)
     elif backend == "torch":
-        z = _sample_torch(alpha, beta, n, dtype, seed, device)
+        z = _sample_torch(law, scale, add, n, dtype, seed, device)
     else:
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    if scale != 1.0:
-        z *= scale
-    if loc0 != 0.0:
-        z += loc0
     return z.reshape(shape)
 
 
-rvs = sample
+def rvs(alpha, beta, loc=0.0, scale=1.0, size=None, random_state=None):
+    """scipy's ``levy_stable.rvs(alpha, beta, loc, scale, size, random_state)``, by our sampler.
+
+    Same argument order and names as scipy (location *before* scale, unlike ``sample``) and
+    scipy's default parametrisation, S1. ``size=None`` returns one float; ``random_state`` is
+    None, an int, a ``np.random.Generator`` or a ``RandomState``. The numbers differ from
+    scipy's (another algorithm and stream), the law is the same.
+    """
+    x = sample(alpha, beta, scale, loc, 1 if size is None else size, seed=random_state)
+    return x[0] if size is None else x
