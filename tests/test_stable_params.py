@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import levy_stable
 
-from gnitails.stable import convert_loc, log_cf, to_s0, to_s1
+from gnitails.stable import convert_loc, crb_sd, log_cf, to_s0, to_s1
 from gnitails.stable.params import check_parametrization, s0_phase
 
 GRID = [(a, b) for a in (0.5, 0.9, 1.0, 1.3, 1.5, 1.99, 2.0) for b in (-1.0, -0.3, 0.0, 0.7, 1.0)]
@@ -81,3 +81,35 @@ def test_bad_parametrization():
         check_parametrization("S2")
     with pytest.raises(ValueError, match="alpha"):
         log_cf(1.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ((2.5, 0.0, 1.0, 0.0), "alpha"),
+        ((0.0, 0.0, 1.0, 0.0), "alpha"),
+        ((np.nan, 0.0, 1.0, 0.0), "alpha"),
+        ((1.5, 1.2, 1.0, 0.0), "beta"),
+        ((1.5, np.nan, 1.0, 0.0), "beta"),
+        ((1.5, 0.5, 0.0, 0.0), "scale"),
+        ((1.5, 0.5, -2.0, 0.0), "scale"),
+        ((1.5, 0.5, 1.0, np.nan), "loc"),
+        ((np.array([1.5, 2.5]), 0.5, 1.0, 0.0), "alpha"),  # one bad entry of an array
+    ],
+)
+def test_out_of_range_parameters_are_refused(args, name):
+    """Every conversion raises ValueError naming the bad argument instead of returning a number."""
+    for f in (to_s0, to_s1, lambda *a: convert_loc(*a, "S1", "S0"),
+              lambda *a: convert_loc(*a, "S0", "S0")):  # fmt: skip
+        with pytest.raises(ValueError, match=name):
+            f(*args)
+    if name != "loc":
+        with pytest.raises(ValueError, match=name):
+            crb_sd(*args[:3])
+
+
+def test_crb_sd_refuses_a_bad_n_and_flags_the_untabled_range():
+    for n in (0, -5, np.nan):
+        with pytest.raises(ValueError, match="n must"):
+            crb_sd(1.5, 0.5, 1.0, n)
+    assert np.isnan(crb_sd(0.9, 0.5)["alpha"])  # valid law, bound not tabled: NaN, no error

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import check_parametrization
+from .params import check_parametrization, check_params
 
 
 def _interp(alpha: float, beta: float) -> dict[str, float]:
@@ -47,8 +47,15 @@ MIN_ALPHA = 1.1  # below this the table is not trusted (see module docstring)
 def crb_sd(
     alpha: float, beta: float, scale: float = 1.0, n: int = 1, parametrization: str = "S1"
 ) -> dict[str, float]:
-    """Cramer-Rao standard deviations {alpha, beta, scale, loc} for n i.i.d. points."""
+    """Cramer-Rao standard deviations {alpha, beta, scale, loc} for n i.i.d. points.
+
+    ValueError naming the argument for alpha outside (0, 2], |beta| > 1, scale <= 0, n < 1 or
+    NaN; NaN results (not an error) for 0 < alpha < 1.1, where the bound is not tabled.
+    """
     p = check_parametrization(parametrization)
+    check_params(alpha, beta, scale)
+    if not (np.isscalar(n) and np.isreal(n) and n >= 1):  # NaN fails n >= 1
+        raise ValueError(f"n must be a number of points >= 1, got {n!r}")
     if not alpha >= MIN_ALPHA:
         return dict.fromkeys(("alpha", "beta", "scale", "loc"), float("nan"))
     row = _interp(alpha, beta)

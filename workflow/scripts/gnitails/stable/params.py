@@ -57,21 +57,30 @@ def _shift(alpha, beta, scale):
     return out[()] if out.ndim == 0 else out
 
 
+def _checked_loc(alpha, beta, scale, loc) -> np.ndarray:
+    """``loc`` as a float array, after checking every parameter (ValueError naming it)."""
+    check_params(alpha, beta, scale)
+    d = np.asarray(loc, dtype=float)
+    if not np.all(np.isfinite(d)):
+        raise ValueError(f"loc must be finite, got {loc!r}")
+    return d
+
+
 def to_s0(alpha, beta, scale, loc):
     """S0 location delta0 of the law whose S1 location is ``loc`` (broadcasts)."""
-    return np.asarray(loc, dtype=float) + _shift(alpha, beta, scale)
+    return _checked_loc(alpha, beta, scale, loc) + _shift(alpha, beta, scale)
 
 
 def to_s1(alpha, beta, scale, loc):
     """S1 location delta1 of the law whose S0 location is ``loc`` (broadcasts)."""
-    return np.asarray(loc, dtype=float) - _shift(alpha, beta, scale)
+    return _checked_loc(alpha, beta, scale, loc) - _shift(alpha, beta, scale)
 
 
 def convert_loc(alpha, beta, scale, loc, src: str, dst: str):
     """Location in parametrisation ``dst`` of a law given with location ``loc`` in ``src``."""
     src, dst = check_parametrization(src), check_parametrization(dst)
     if src == dst:
-        return np.asarray(loc, dtype=float)[()]
+        return _checked_loc(alpha, beta, scale, loc)[()]
     return to_s0(alpha, beta, scale, loc) if dst == "S0" else to_s1(alpha, beta, scale, loc)
 
 
