@@ -65,6 +65,16 @@ def test_formats(tmp_path, capsys):
         ("csv2", ["fit", "{d}/b.csv"], "--column"),
         ("csv2", ["fit", "{d}/b.csv", "--column", "w"], "no column 'w'"),
         (None, ["sample", "{d}/nodir/x.npy", "--alpha", "1.5"], "output folder does not exist"),
+        ("nan", ["fit", "{d}/n.npy"], "pass --nan-policy omit"),
+        ("corrupt", ["fit", "{d}/bad.npz"], "cannot read {d}/bad.npz (not a valid .npz file"),
+        ("corrupt", ["fit", "{d}/bad.npy"], "no .npy header"),
+        ("empty", ["fit", "{d}/e.npy"], "the file is empty"),
+        ("empty", ["fit", "{d}/e.txt"], "no data in {d}/e.txt"),
+        (None, ["fit", "/dev/null"], "no data in /dev/null"),
+        ("const", ["fit", "{d}/c.npy", "--key", "x"], "--key picks an array in an .npz"),
+        ("const", ["fit", "{d}/c.npy", "--column", "1"], "--column picks a column"),
+        (None, ["sample", "{d}", "--alpha", "1.5"], "output path is a directory: {d}"),
+        (None, ["sample", "{d}/x.npy", "--alpha", "1e-9"], "--alpha = 1e-09 is too small"),
     ],
 )
 def test_user_errors_exit_2(tmp_path, capsys, setup, argv, message):
@@ -80,9 +90,16 @@ def test_user_errors_exit_2(tmp_path, capsys, setup, argv, message):
         np.save(tmp_path / "m.npy", x.reshape(10, 10))
     elif setup == "csv2":
         (tmp_path / "b.csv").write_text("u,v\n" + "\n".join(f"{a},{a}" for a in x))
+    elif setup == "corrupt":
+        (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
+        (tmp_path / "bad.npy").write_text("1 2 3")
+    elif setup == "empty":
+        (tmp_path / "e.npy").write_bytes(b"")
+        (tmp_path / "e.txt").write_text("")
     code, _, err = run([a.format(d=d) for a in argv], capsys)
     assert code == 2
     assert message.format(d=d) in err
+    assert err.count("\n") == 1 and "Traceback" not in err  # one line
 
 
 def test_argparse_rejects_bad_values(capsys):
@@ -92,3 +109,9 @@ def test_argparse_rejects_bad_values(capsys):
     assert "alpha must lie in" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["fit", "x.npy", "--method", "hill"])
+    capsys.readouterr()
+    for option, value in (("--seed", "-1"), ("--scale", "0"), ("--loc", "nan"), ("--size", "0")):
+        with pytest.raises(SystemExit) as e:
+            main(["sample", "x.npy", "--alpha", "1.5", option, value])
+        assert e.value.code == 2
+        assert f"{option} must" in capsys.readouterr().err

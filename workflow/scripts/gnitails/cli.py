@@ -21,7 +21,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
+import os
 import sys
+import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,32 +53,63 @@ def command(name: str, help: str):
 # ----------------------------------------------------------------------------- data loading
 
 
+READ_ERRORS = (OSError, ValueError, EOFError, UnicodeDecodeError, zipfile.BadZipFile)
+
+
 def load_sample(path: str, key: str | None = None, column: str | None = None) -> np.ndarray:
-    """Read a numeric array from .npy, .npz (``key``), .csv (``column``) or whitespace text."""
+    """Read a numeric array from .npy, .npz (``key``), .csv (``column``) or whitespace text.
+
+    Every problem a user can fix (missing, empty, corrupt or foreign file, an option that does
+    not apply to the format) is a ``CliError`` naming the file or the option.
+    """
     p = Path(path)
     if not p.exists():
         raise CliError(f"no such file: {path}")
     if p.is_dir():
         raise CliError(f"is a directory, not a data file: {path}")
     suffix = p.suffix.lower()
+    if key is not None and suffix != ".npz":
+        raise CliError(f"--key picks an array in an .npz file; {path} is not one")
+    if column is not None and suffix in (".npy", ".npz"):
+        raise CliError(f"--column picks a column of a .csv or text file; {path} is {suffix}")
     try:
-        if suffix == ".npy":
-            return np.load(p, allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                keys = list(z.keys())
-                if key is None:
-                    if len(keys) != 1:
-                        raise CliError(f"{path} holds arrays {keys}: choose one with --key")
-                    key = keys[0]
-                if key not in keys:
-                    raise CliError(f"no key {key!r} in {path}; it holds {keys}")
-                return z[key]
-        return _load_text(p, column, delimiter="," if suffix == ".csv" else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on empty text; we say it below
+            x = _load(p, suffix, key, column)
     except CliError:
         raise
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot read {path}: {e}") from e
+    except READ_ERRORS as e:
+        what = f" (not a valid {suffix} file: corrupt, truncated or another format)"
+        raise CliError(f"cannot read {path}{what if suffix in ('.npy', '.npz') else ''}: "
+                       f"{e or type(e).__name__}") from None  # fmt: skip
+    if np.size(x) == 0:
+        raise CliError(f"no data in {path}")
+    return x
+
+
+def _load(p: Path, suffix: str, key: str | None, column: str | None) -> np.ndarray:
+    if suffix in (".npy", ".npz"):
+        with p.open("rb") as fh:
+            head = fh.read(6)
+        if not head:
+            raise EOFError("the file is empty")
+        if suffix == ".npy" and head != b"\x93NUMPY":
+            raise ValueError("no .npy header")
+        if suffix == ".npz" and not zipfile.is_zipfile(p):
+            raise zipfile.BadZipFile("no zip archive inside")
+    if suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            keys = list(z.keys())
+            if key is None:
+                if len(keys) != 1:
+                    raise CliError(f"{p} holds arrays {keys}: choose one with --key")
+                key = keys[0]
+            if key not in keys:
+                raise CliError(f"no key {key!r} in {p}; it holds {keys}")
+            return z[key]
+    return _load_text(p, column, delimiter="," if suffix == ".csv" else None)
 
 
 def _load_text(p: Path, column: str | None, delimiter: str | None) -> np.ndarray:
@@ -110,28 +145,56 @@ def _load_text(p: Path, column: str | None, delimiter: str | None) -> np.ndarray
 def save_sample(x: np.ndarray, path: str) -> None:
     """Write ``x`` as .npy, .npz (key "x"), or one value per line (.csv / anything else)."""
     p = Path(path)
+    if p.is_dir() or path.endswith(("/", os.sep)):
+        raise CliError(f"output path is a directory: {path}")
     if p.parent and not p.parent.exists():
         raise CliError(f"output folder does not exist: {p.parent}")
     suffix = p.suffix.lower()
-    if suffix == ".npy":
-        np.save(p, x)
-    elif suffix == ".npz":
-        np.savez(p, x=x)
-    else:
-        np.savetxt(p, x, fmt="%.9g" if x.dtype == np.float32 else "%.17g")
+    try:
+        if suffix == ".npy":
+            np.save(p, x)
+        elif suffix == ".npz":
+            np.savez(p, x=x)
+        else:
+            np.savetxt(p, x, fmt="%.9g" if x.dtype == np.float32 else "%.17g")
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 # ----------------------------------------------------------------------------- commands
 
 
-def _probability_like(lo: float, hi: float, name: str):
+def _number(name: str, lo: float = -math.inf, hi: float = math.inf, open_lo: bool = False):
+    """argparse type: a finite float in [lo, hi] (or (lo, hi] with ``open_lo``), named."""
+
     def conv(s: str) -> float:
         try:
             v = float(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {s!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must lie in [{lo}, {hi}], got {v}")
+        if not (math.isfinite(v) and (lo < v if open_lo else lo <= v) and v <= hi):
+            if math.isfinite(hi):
+                what = f"lie in {'(' if open_lo else '['}{lo:g}, {hi:g}]"
+            elif math.isfinite(lo):
+                what = f"be finite and {'>' if open_lo else '>='} {lo:g}"
+            else:
+                what = "be finite"
+            raise argparse.ArgumentTypeError(f"{name} must {what}, got {s}")
+        return v
+
+    return conv
+
+
+def _count(name: str, minimum: int):
+    """argparse type: an integer >= minimum, named."""
+
+    def conv(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {s!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {v}")
         return v
 
     return conv
@@ -164,8 +227,9 @@ def _fit_command(p: argparse.ArgumentParser) -> Runner:
         try:
             r = fit(x, a.method, a.parametrization, uncertainty=a.uncertainty, block=block,
                     nan_policy=a.nan_policy)  # fmt: skip
-        except (ValueError, TypeError) as e:
-            raise CliError(f"{a.path}: {e}") from None
+        except (ValueError, TypeError) as e:  # name the shell option, not the Python argument
+            msg = str(e).replace("nan_policy='omit'", "--nan-policy omit")
+            raise CliError(f"{a.path}: {msg}") from None
         if a.json:
             print(json.dumps({"path": a.path, **r.to_dict()}))
         else:
@@ -198,21 +262,21 @@ def _format(r, path: str) -> str:
 @command("sample", "draw alpha-stable variates (Chambers-Mallows-Stuck) into a file")
 def _sample_command(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("output", help="output file: .npy, .npz (key 'x'), .csv or text")
-    p.add_argument("--alpha", required=True, type=_probability_like(1e-9, 2.0, "alpha"))
-    p.add_argument("--beta", default=0.0, type=_probability_like(-1.0, 1.0, "beta"))
-    p.add_argument("--scale", default=1.0, type=float)
-    p.add_argument("--loc", default=0.0, type=float)
-    p.add_argument("-n", "--size", default=10000, type=int)
+    p.add_argument("--alpha", required=True, type=_number("--alpha", 0.0, 2.0, open_lo=True))
+    p.add_argument("--beta", default=0.0, type=_number("--beta", -1.0, 1.0))
+    p.add_argument("--scale", default=1.0, type=_number("--scale", 0.0, open_lo=True))
+    p.add_argument("--loc", default=0.0, type=_number("--loc"))
+    p.add_argument("-n", "--size", default=10000, type=_count("--size", 1))
     p.add_argument("--parametrization", default="S1", type=str.upper, choices=["S0", "S1"])
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    p.add_argument("--seed", default=None, type=int)
+    p.add_argument("--seed", default=None, type=_count("--seed", 0))
 
     def run(a: argparse.Namespace) -> int:
         from gnitails.stable import sample
+        from gnitails.stable.sampler import check_overflow
 
-        if a.size < 1:
-            raise CliError(f"--size must be positive, got {a.size}")
         try:
+            check_overflow(a.alpha, a.scale, np.dtype(a.dtype), name="--alpha")
             x = sample(a.alpha, a.beta, a.scale, a.loc, a.size, parametrization=a.parametrization,
                        dtype=a.dtype, seed=a.seed)  # fmt: skip
         except ValueError as e:
