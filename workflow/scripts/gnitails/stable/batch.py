@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ecf import DIRECT_MAX, _whitener, start_values, summarize
+from .ecf import (
+    BETA_FIXED_FROM,
+    BETA_ZERO_FROM,
+    DIRECT_MAX,
+    _whitener,
+    start_values,
+    summarize,
+)
 from .params import to_s1
 
 METHODS = ("ecf", "quantile", "mohammadi")  # as in fit.py (not imported: fit imports us)
@@ -163,7 +170,7 @@ def koutrouvelis_batch(src: BatchEcf, center, spread, max_iter: int = 10, tol: f
         reg = s0_phase(a_new[:, None], u[None, :]) * vl
         suu, sua = (vl * u * u).sum(axis=1), (vl * u * arg).sum(axis=1)
         sur, srr, sra = (u * reg).sum(axis=1), (reg * reg).sum(axis=1), (reg * arg).sum(axis=1)
-        one = (a_new >= 1.999) | (np.abs(reg).max(axis=1) < 1e-12)
+        one = (a_new >= BETA_ZERO_FROM) | (np.abs(reg).max(axis=1) < 1e-12)
         det = suu * srr - sur * sur
         with np.errstate(divide="ignore", invalid="ignore"):
             d2 = (srr * sua - sur * sra) / det
@@ -199,7 +206,7 @@ def gmm_refine_batch(src: BatchEcf, rows, alpha, beta, scale, loc0, n_freq=24, s
     t = t_max[:, None] * np.arange(1, n_freq + 1) / n_freq
     obs = _ri(src.ecf(rows, (t_max / n_freq) / s, n_freq, c))
     theta = np.column_stack([alpha, beta, np.ones_like(alpha), np.zeros_like(alpha)])
-    four = alpha < 1.99  # beta is held fixed as alpha -> 2, as in gmm_refine
+    four = alpha < BETA_FIXED_FROM  # beta is held fixed as alpha -> 2, as in gmm_refine
     h = 1e-6
     for _ in range(steps):
         sig = _ecf_covariance(t, theta)
@@ -266,10 +273,14 @@ def fit_batch(X, method: str = "ecf") -> dict[str, np.ndarray]:
     method = str(method).lower()
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method != "ecf":
-        return _loop(arr, method)
+    return _fit_ecf(arr)[0] if method == "ecf" else _loop(arr, method)
+
+
+def _fit_ecf(arr: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(estimates, the regression's alpha per row) for a checked 2-D array."""
     m = arr.shape[0]
     out = {k: np.full(m, np.nan) for k in KEYS}
+    alpha_start = np.full(m, np.nan)
     starts, usable = [], np.zeros(m, bool)
     for i, row in enumerate(arr):
         c, s, q = start_values(row)
@@ -279,16 +290,16 @@ def fit_batch(X, method: str = "ecf") -> dict[str, np.ndarray]:
     spread = np.array([st[1] for st in starts])
     rows = np.flatnonzero(usable)
     if rows.size == 0:
-        return out
-    sub = arr[rows]
-    src = BatchEcf(sub, [starts[i] for i in rows])
+        return out, alpha_start
+    src = BatchEcf(arr[rows], [starts[i] for i in rows])
     a, b, g, d0, failed = koutrouvelis_batch(src, center[rows], spread[rows])
     ok = np.flatnonzero(~failed)
+    alpha_start[rows[ok]] = a[ok]
     a, b, g, d0 = gmm_refine_batch(src, ok, a[ok], b[ok], g[ok], d0[ok])
     keep = rows[ok]
     out["alpha"][keep], out["beta"][keep], out["scale"][keep] = a, b, g
     out["loc"][keep] = to_s1(a, b, g, d0)
-    return out
+    return out, alpha_start
 
 
 def _loop(arr: np.ndarray, method: str) -> dict[str, np.ndarray]:

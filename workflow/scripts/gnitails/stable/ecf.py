@@ -28,6 +28,10 @@ DIRECT_MAX = 20_000  # below this many points the exact ECF is as cheap as binni
 SUBSAMPLE = 8192  # points used for the starting values (median, quartiles)
 MAX_BINS = 1 << 16
 CHUNK = 1 << 18  # points per chunk of the binning pass
+# beta is lost as alpha -> 2 (its phase term vanishes like 2 - alpha): the regression sets it to
+# 0 from BETA_ZERO_FROM and the GMM step keeps the regression's beta from BETA_FIXED_FROM on.
+BETA_ZERO_FROM = 1.999
+BETA_FIXED_FROM = 1.99
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,13 @@ def _bin_chunk(x: np.ndarray, lo: float, h: float, m: int):
     return counts, fsum, x[~inside].astype(np.float64)
 
 
+def beta_source(alpha_start: float, refine: bool = True) -> str:
+    """Which step set beta, given the regression's alpha: "gmm", "regression" or "none" (0)."""
+    if alpha_start >= BETA_ZERO_FROM:
+        return "none"
+    return "gmm" if refine and alpha_start < BETA_FIXED_FROM else "regression"
+
+
 def n_frequencies(alpha: float) -> tuple[int, int]:
     """Number of real-part (K) and phase (L) frequencies for the Koutrouvelis regressions.
 
@@ -191,7 +202,7 @@ def koutrouvelis(
         phi = src.ecf(u / scale_new, loc0)
         arg = np.angle(phi)
         reg = s0_phase(a_new, u)
-        if a_new >= 1.999 or np.max(np.abs(reg)) < 1e-12:  # beta not identifiable at alpha = 2
+        if a_new >= BETA_ZERO_FROM or np.max(np.abs(reg)) < 1e-12:  # beta not identifiable
             d_new, b_new = float(_ols(u[:, None], arg)[0]), 0.0
         else:
             d_new, b_new = (float(v) for v in _ols(np.column_stack([u, reg]), arg))
@@ -255,7 +266,7 @@ def gmm_refine(src, fit: EcfFit, n_freq: int = 24, steps: int = 3) -> tuple[EcfF
     phi = src.ecf(t / s, c)
     obs = np.concatenate([phi.real, phi.imag])
     theta = np.array([fit.alpha, fit.beta, 1.0, 0.0])
-    free = [0, 1, 2, 3] if fit.alpha < 1.99 else [0, 2, 3]  # beta is lost as alpha -> 2
+    free = [0, 1, 2, 3] if fit.alpha < BETA_FIXED_FROM else [0, 2, 3]
     cov = np.full((4, 4), np.nan)
     for _ in range(steps):
         root = _whitener(ecf_covariance(t, theta))  # W = root root'

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .crb import crb_sd
-from .ecf import gmm_refine, koutrouvelis, start_values, summarize
+from .ecf import beta_source, gmm_refine, koutrouvelis, start_values, summarize
+from .intervals import calibrated
 from .mohammadi import mohammadi
 from .params import check_parametrization, convert_loc, log_cf
 from .quantile import mcculloch
@@ -59,8 +60,11 @@ class FitResult:
         )
         se = dict(self.se)
         ci = dict(self.ci95)
-        if "loc" in se and self.uncertainty == "crb":
-            se["loc"] = crb_sd(self.alpha, self.beta, self.scale, self.n, p)["loc"]
+        if "loc" in se and self.uncertainty in ("crb", "calibrated"):
+            if self.uncertainty == "crb":
+                se["loc"] = crb_sd(self.alpha, self.beta, self.scale, self.n, p)["loc"]
+            else:  # the calibrated fit keeps the location's se in both parametrisations
+                se["loc"] = self.info["loc_se"][p]
             ci["loc"] = (loc - Z95 * se["loc"], loc + Z95 * se["loc"])
         elif "loc" in ci:  # shift the bootstrap interval by the (fixed-parameter) offset
             d = loc - self.loc
@@ -146,10 +150,11 @@ def _point_fit(x: np.ndarray, method: str, block, symmetrize: bool, refine: bool
     src = summarize(x, center, spread, q)
     if method == "ecf":
         f = koutrouvelis(src, center, spread)
+        beta_from = beta_source(f.alpha, refine)  # the intervals need to know
         if refine:
             f = gmm_refine(src, f)[0]
         out = dict(alpha=f.alpha, beta=f.beta, scale=f.scale, loc0=f.loc0)
-        out["info"] = {"iterations": f.iterations}
+        out["info"] = {"iterations": f.iterations, "beta_from": beta_from}
         out["converged"] = f.converged
     else:
         f = mcculloch(x)
@@ -220,27 +225,12 @@ def fit(
         raise ValueError(f"constant sample: all {n} values equal {lo!r}")
 
     est = _point_fit(arr, method, block, symmetrize, refine)
-    se: dict[str, float] = dict(est.pop("se", {}))  # Mohammadi's per-block se, if any
-    ci: dict[str, tuple[float, float]] = {}
-    names = ["alpha"] if method == "mohammadi" else ["alpha", "beta", "scale", "loc"]
-    if uncertainty == "bootstrap":
-        se, ci = _bootstrap(arr, method, p, block, symmetrize, n_boot, n_blocks, seed, names)
-        kind = "bootstrap"
-    elif uncertainty == "none":
-        se, kind = {}, "none"
-    elif method == "mohammadi":  # no CRB for an alpha-only estimator: per-block spread
-        kind = "blocks"
-    else:
-        se, kind = crb_sd(est["alpha"], est["beta"], est["scale"], n, p), "crb"
-        if uncertainty == "auto" and math.isnan(se["alpha"]):  # no CRB (alpha < 1.1)
-            se, ci = _bootstrap(arr, method, p, block, symmetrize, 50, n_blocks, seed, names)
-            kind = "bootstrap"
     loc = est["loc0"]
     if p == "S1" and not math.isnan(loc):
         loc = float(convert_loc(est["alpha"], est["beta"], est["scale"], loc, "S0", "S1"))
     point = {"alpha": est["alpha"], "beta": est["beta"], "scale": est["scale"], "loc": loc}
-    if kind != "bootstrap":
-        ci = {k: (point[k] - Z95 * v, point[k] + Z95 * v) for k, v in se.items()}
+    se, ci, kind = _uncertainty(arr, est, point, uncertainty, method, p, n_boot, n_blocks,
+                                seed, block, symmetrize, refine)  # fmt: skip
     skew, kurt = _moments(arr) if moments else (math.nan, math.nan)
     return FitResult(
         alpha=float(est["alpha"]),
@@ -259,6 +249,51 @@ def fit(
         converged=bool(est["converged"]),
         info=est["info"],
     )
+
+
+def _uncertainty(arr, est, point, uncertainty, method, p, n_boot, n_blocks, seed, block,
+                 symmetrize, refine):  # fmt: skip
+    """(se, ci95, kind) for the chosen ``uncertainty``; records clipping in est["info"]."""
+    n = arr.size
+    se: dict[str, float] = dict(est.pop("se", {}))  # Mohammadi's per-block se, if any
+    names = ["alpha"] if method == "mohammadi" else ["alpha", "beta", "scale", "loc"]
+    if uncertainty == "none":
+        return {}, {}, "none"
+    if uncertainty == "bootstrap":
+        se, ci = _bootstrap(arr, method, p, block, symmetrize, n_boot, n_blocks, seed, names)
+        return se, ci, "bootstrap"
+    if method == "mohammadi":  # no CRB for an alpha-only estimator: per-block spread
+        return se, _wald(point, se, est["info"]), "blocks"
+    if uncertainty == "crb":
+        se = crb_sd(est["alpha"], est["beta"], est["scale"], n, p)
+        return se, _wald(point, se, est["info"]), "crb"
+    if method == "ecf" and refine:
+        se, ci, clipped, loc_se = calibrated(
+            est["alpha"], est["beta"], est["scale"], est["loc0"], n, p,
+            beta_from=est["info"].get("beta_from", "gmm"),
+        )  # fmt: skip
+        est["info"]["clipped"] = clipped
+        est["info"]["loc_se"] = loc_se
+        return se, ci, "calibrated"
+    se = crb_sd(est["alpha"], est["beta"], est["scale"], n, p)  # quantile (or refine=False)
+    if math.isnan(se["alpha"]):  # no CRB (alpha < 1.1)
+        se, ci = _bootstrap(arr, method, p, block, symmetrize, 50, n_blocks, seed, names)
+        return se, ci, "bootstrap"
+    return se, _wald(point, se, est["info"]), "crb"
+
+
+def _wald(point, se, info) -> dict[str, tuple[float, float]]:
+    """estimate +- 1.96 se, clipped to the parameter range; clipped names go to info."""
+    limits = {"alpha": (0.0, 2.0), "beta": (-1.0, 1.0), "scale": (0.0, math.inf)}
+    ci, clipped = {}, []
+    for k, v in se.items():
+        lo, hi = point[k] - Z95 * v, point[k] + Z95 * v
+        a, b = limits.get(k, (-math.inf, math.inf))
+        if lo < a or hi > b:
+            clipped.append(k)
+        ci[k] = (max(lo, a), min(hi, b))
+    info["clipped"] = clipped
+    return ci
 
 
 def _bootstrap(arr, method, p, block, symmetrize, n_boot, n_blocks, seed, names):
