@@ -27,3 +27,17 @@ rule train:
         snapshot_steps=train_snapshot_steps,
     script:
         "../scripts/train.py"
+
+
+# Replacement arms also write the check of their noise against the real noise, one row per
+# refit and parameter tensor (gnitails.replacement.CHECK_COLUMNS); other runs are untouched.
+use rule train as train_replacement with:
+    output:
+        metrics="results/train/{experiment}/{run}/seed{seed}/metrics.parquet",
+        model="results/train/{experiment}/{run}/seed{seed}/model.pt",
+        checks="results/train/{experiment}/{run}/seed{seed}/replacement_checks.parquet",
+    wildcard_constraints:
+        run="replace_[a-z0-9_]+",
+
+
+ruleorder: train_replacement > train

@@ -18,9 +18,9 @@ Corrected arms (xi follows the law of Z, entry by entry):
   reaches them: a dead unit) get s_j = 0 and no noise.
 - One law per layer. The standardised draws S_kj = (Z_kj - c_j) / s_j of a layer's weight and
   bias (a bias is the weight of a constant input) are pooled, K x live entries, re-centred to
-  mean zero (Z is centred around the mean gradient; the median centring only removed per-entry
-  offsets such as the kink term under an ``explicit`` mean) and fitted by ECF: (alpha, beta,
-  gamma, delta0).
+  mean zero and fitted by ECF: (alpha, beta, gamma, delta0). xi is noise around the mean
+  gradient: the per-entry centres c_j (e.g. the ReLU-kink term's gradient, which R leaves out,
+  under an ``explicit`` mean) are not part of it.
 - ``replace_s1`` (the stable arm; the name is historical): xi_j = s_j X, X from the fitted law
   **with its fitted location, drawn in S0 form**. The S0 form is continuous at alpha = 1, so
   near alpha = 1 the draw is the fitted law, not a law moved by beta gamma tan(pi alpha / 2)
@@ -51,8 +51,10 @@ noise stream.
 A layer with too few live draws for a fit, or whose fit fails (e.g. non-finite Z once a run
 diverged), gets no noise until a refit succeeds. The K draws and xi come from their own
 generator, so the mean objective sees the same noise stream as the matching control run: with
-xi = 0 a replacement run is that run. The generator state, the current laws and the check rows
-go in the checkpoint.
+xi = 0 a replacement run is that run. xi is drawn ahead for the steps up to the next refit, one
+draw call per layer (a call costs far more than its numbers on small layers). The checkpoint
+holds the generator state, the state before the current draw-ahead (a resumed run redraws
+it), the current laws and the check rows.
 """
 
 from __future__ import annotations
