@@ -31,6 +31,7 @@ from gnitails.noise import (
     typical_coordinate,
 )
 from gnitails.noise.gradients import subtract
+from gnitails.tails import SAMPLE_OF_VIEW, view_sample
 
 SIGMA = 0.3
 LOSS = per_example_loss("regression")
@@ -191,13 +192,24 @@ def test_samples_and_fits_table(tmp_path, small_dump):
     assert np.array_equal(draws_sample(a), a.reshape(24, -1)[:, i]) and draws_sample(a).std() > 0
     meta = dump_meta(net, spec, dump, arrays, experiment="e", run="m1", seed=1, step=7)
     save_dump(tmp_path / "s.npz", arrays, meta)
-    table = fit_dumps([tmp_path / "s.npz"], ["ecf", "mohammadi"], n_boot=0)
+    table = fit_dumps([tmp_path / "s.npz"], ["ecf", "mohammadi"], n_boot=0, n_null=9)
     assert tuple(table.columns) == COLUMNS
     assert set(table["quantity"]) == {"z_mc", "z_r", "minibatch", "forward"}
-    assert set(table["sample"]) == {"coords", "draws", "standardized"}
+    assert set(table["sample"]) == {"coords", "draws", "standardized", "per_coordinate"}
     assert (table["step"] == 7).all()
     # Only matrices get a standardized sample: biases are vectors.
     assert set(table.loc[table["sample"] == "standardized", "param"]) == {"weight", "activation"}
+    # Z's two views, ECF rows, carry the null; every other row is descriptive.
+    tested = table[table["n_null"] > 0]
+    assert set(tested["quantity"]) == {"z_mc"} and set(tested["estimator"]) == {"ecf"}
+    assert set(tested["sample"]) == {"standardized", "per_coordinate"}
+    assert (tested["n_null"] == 9).all() and tested["heavy"].notna().all()
+    assert (tested["null_alpha_lo"] <= tested["null_alpha_med"]).all()
+    assert tested["p_alpha"].between(0.1, 1).all()  # (1 + hits) / 10
+    assert table.loc[table["n_null"] == 0, "heavy"].isna().all()
+    w2 = tested[(tested.layer == 2) & (tested.param == "weight")]
+    views = {s: view_sample(a, v).size for v, s in SAMPLE_OF_VIEW.items()}
+    assert w2.set_index("sample")["n"].to_dict() == views and views["per_coordinate"] % 24 == 0
     ecf = table[table.estimator == "ecf"]
     fitted = ecf[ecf["note"] == ""]
     assert fitted["alpha"].between(0.1, 2).all() and fitted["beta"].between(-1, 1).all()
@@ -212,8 +224,8 @@ def test_samples_and_fits_table(tmp_path, small_dump):
     assert tiny["alpha"].isna().all() and tiny["note"].str.contains("too few").all()
     moh = table[table.estimator == "mohammadi"]
     assert moh["beta"].isna().all() and moh["alpha"].notna().any()
-    pd.testing.assert_frame_equal(
-        table, fit_dumps([tmp_path / "s.npz"], ["ecf", "mohammadi"], n_boot=0)
+    pd.testing.assert_frame_equal(  # the nulls are seeded by the dump's ids
+        table, fit_dumps([tmp_path / "s.npz"], ["ecf", "mohammadi"], n_boot=0, n_null=9)
     )
 
 

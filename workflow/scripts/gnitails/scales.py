@@ -29,12 +29,13 @@ def _mad(a: np.ndarray, axis: int) -> np.ndarray:
 def rank1_scales(z: np.ndarray) -> np.ndarray:
     """Scales r_i c_j of a matrix's entries: row MADs, then column MADs of the rescaled rows.
 
-    Entries of a row or column with zero scale (no noise reaches them) get scale 0.
+    Entries of a row or column with zero scale (no noise reaches them) get scale 0. A stack
+    of matrices (..., rows, columns) gets each matrix's scales.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's inf entries
-        rows = _mad(z, axis=1)
+        rows = _mad(z, axis=-1)
         scaled = np.where(rows > 0, z / np.where(rows > 0, rows, 1.0), 0.0)
-        return rows * _mad(scaled, axis=0)
+        return rows * _mad(scaled, axis=-2)
 
 
 def standardize(z: np.ndarray) -> np.ndarray | None:

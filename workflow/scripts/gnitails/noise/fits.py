@@ -2,13 +2,19 @@
 
 Samples: ``coords`` = every live coordinate of the first draw (the authors' pooled sample),
 ``draws`` = one coordinate over the K draws (:func:`~gnitails.noise.dump.typical_coordinate`),
-which tests the i.i.d.-across-coordinates reading of the first, and, for matrices (weights;
-forward noise as examples x units), ``standardized`` = the first draw's live entries divided by
-their rank-1 scales r_i c_j (:mod:`gnitails.scales`): pooled raw entries mix scales that differ
-by orders of magnitude, which alone drives alpha-hat far below 2. *Dead* coordinates, constant
-over all K draws (e.g. weights into a ReLU unit inactive on the whole batch, which no noise
-reaches), are left out of ``coords``: a point mass at 0 is not part of a stable law and drags
-alpha to the bound. ``dead_fraction`` records how many were left out.
+and the two views of :mod:`gnitails.tails`: ``standardized`` (pooled view; matrices only:
+weights, forward noise as examples x units) = the first draw's live entries divided by their
+rank-1 scales r_i c_j, and ``per_coordinate`` = every coordinate across the K draws, standardised
+by its own median and robust scale, pooled. Pooled raw entries mix scales that differ by orders
+of magnitude, which alone drives alpha-hat far below 2. *Dead* coordinates, constant over all K
+draws (e.g. weights into a ReLU unit inactive on the whole batch, which no noise reaches), are
+left out of ``coords``: a point mass at 0 is not part of a stable law and drags alpha to the
+bound. ``dead_fraction`` records how many were left out.
+
+The two views' ECF rows of the gradient noises also carry a test against a matched Gaussian
+null (``n_null`` replicates through the same standardisation and estimator; columns
+:data:`gnitails.tails.COLUMNS`, seeded from the dump's ids and the array's key); ``coords``,
+``draws`` and the other estimators' rows are descriptive (null columns NaN).
 
 Estimators come from :mod:`gnitails.stable`, locations in S1 (``loc_s0`` converted), 95% CIs
 from the Cramer-Rao bound where it is tabled (alpha >= 1.1), else an ``n_boot``-replicate
@@ -25,8 +31,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from gnitails import tails
 from gnitails.noise.dump import coords_sample, layer_of, load_dump, typical_coordinate
-from gnitails.scales import standardize
 from gnitails.stable import fit
 
 COLUMNS = (
@@ -56,12 +62,18 @@ COLUMNS = (
     "uncertainty",
     "coordinate",
     "dead_fraction",
+    *tails.COLUMNS,
     "note",
 )
 FLOATS = [
     "alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "scale", "loc_s1", "loc_s0",
-    "skewness", "kurtosis", "gof", "dead_fraction",
+    "skewness", "kurtosis", "gof", "dead_fraction", "null_alpha_med", "null_alpha_lo",
+    "null_alpha_hi", "null_beta_med", "null_beta_lo", "null_beta_hi", "p_alpha", "p_beta",
 ]  # fmt: skip
+# The noise the claims test gets both views and their nulls; the others (Z_R = Z + a constant,
+# minibatch and forward noise) keep the pooled view, descriptive, which bounds the stage's cost.
+NULL_QUANTITIES = ("z_mc",)
+N_NULL = 200
 NAN = math.nan
 
 
@@ -112,14 +124,21 @@ def _fit_row(x: np.ndarray, estimator: str, n_boot: int) -> dict:
 
 
 def fit_arrays(
-    arrays: Mapping[str, np.ndarray], estimators: Iterable[str], n_boot: int = 20, **ids
+    arrays: Mapping[str, np.ndarray],
+    estimators: Iterable[str],
+    n_boot: int = 20,
+    n_null: int = N_NULL,
+    **ids,
 ) -> list[dict]:
-    """Rows for every array of one dump; ``ids`` (experiment, run, seed, step) go in each."""
+    """Rows for every array of one dump; ``ids`` (experiment, run, seed, step) go in each and
+    seed the nulls (``n_null`` = 0: no null columns)."""
     estimators = list(estimators)
+    seed_ids = [ids.get(k, "") for k in ("experiment", "run", "seed", "step")]
     rows = []
     for key in sorted(arrays, key=lambda k: (layer_of(k)[0], layer_of(k)[2], layer_of(k)[1])):
         quantity, param, layer = layer_of(key)
-        flat = arrays[key].reshape(arrays[key].shape[0], -1)
+        arr = arrays[key]
+        flat = arr.reshape(arr.shape[0], -1)
         live = (
             flat.std(axis=0, dtype=np.float64) > 0
             if len(flat) > 1
@@ -130,49 +149,62 @@ def fit_arrays(
             "coords": (coords_sample(flat)[live], -1),
             "draws": (flat[:, max(index, 0)], index),
         }
-        first = arrays[key][0]
-        standardized = standardize(first.reshape(first.shape[0], -1)) if first.ndim >= 2 else None
-        if standardized is not None:
-            samples["standardized"] = (standardized, -1)
+        tests = {}
+        for view, sample in tails.SAMPLE_OF_VIEW.items():
+            tested = quantity in NULL_QUANTITIES
+            x = tails.view_sample(arr, view) if tested or view == "pooled" else None
+            if x is None:
+                continue
+            samples[sample] = (x, -1)
+            if n_null > 0 and tested:
+                rng = tails.null_rng(*seed_ids, key, view)
+                tests[sample] = tails.tail_test(arr, view, n_null, rng)
         dead = float(1 - live.mean())
         for sample, (x, coord) in samples.items():
             for est in estimators:
-                rows.append(
-                    {
-                        **ids,
-                        "quantity": quantity,
-                        "layer": layer,
-                        "param": param,
-                        "sample": sample,
-                        "estimator": est,
-                        "parametrization": "S1",
-                        "coordinate": coord,
-                        "dead_fraction": dead if sample == "coords" else NAN,
-                        **_fit_row(x, est, n_boot),
-                    }
-                )
+                row = {
+                    **ids,
+                    "quantity": quantity,
+                    "layer": layer,
+                    "param": param,
+                    "sample": sample,
+                    "estimator": est,
+                    "parametrization": "S1",
+                    "coordinate": coord,
+                    "dead_fraction": dead if sample == "coords" else NAN,
+                    **_fit_row(x, est, n_boot),
+                }
+                test = tests.get(sample) if est == "ecf" else None
+                if isinstance(test, tails.TailTest):
+                    row.update(test.columns())
+                elif test and not row.get("note"):
+                    row["note"] = f"no null: {test}"
+                rows.append(row)
     return rows
 
 
 def fits_table(rows: list[dict]) -> pd.DataFrame:
     """Rows -> the fits table with fixed columns and dtypes (NaN where no value)."""
     df = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
-    for col in ("seed", "step", "layer", "n", "coordinate"):
+    df["n_null"] = df["n_null"].fillna(0)
+    for col in ("seed", "step", "layer", "n", "coordinate", "n_null"):
         df[col] = df[col].astype("int64")
+    for col in ("heavy", "skewed"):  # NA where the row has no null
+        df[col] = df[col].astype("boolean")
     for col in ("note", "uncertainty"):
         df[col] = df[col].fillna("").astype(str)
     df[FLOATS] = df[FLOATS].astype("float64")
     return df
 
 
-def fit_dumps(paths: Iterable[str], estimators: Iterable[str], n_boot: int = 20) -> pd.DataFrame:
+def fit_dumps(
+    paths: Iterable[str], estimators: Iterable[str], n_boot: int = 20, n_null: int = N_NULL
+) -> pd.DataFrame:
     """The fits table of several dumps (e.g. every step of one run and seed), in step order."""
     rows: list[dict] = []
-    metas = []
     for path in paths:
         arrays, meta = load_dump(path)
-        metas.append(meta)
         ids = {k: meta[k] for k in ("experiment", "run", "seed", "step")}
-        rows += fit_arrays(arrays, estimators, n_boot=n_boot, **ids)
+        rows += fit_arrays(arrays, estimators, n_boot=n_boot, n_null=n_null, **ids)
     order = ["step", "quantity", "layer", "param", "sample", "estimator"]
     return fits_table(rows).sort_values(order, kind="stable", ignore_index=True)
