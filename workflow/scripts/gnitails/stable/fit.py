@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .crb import crb_sd
-from .ecf import beta_source, gmm_refine, koutrouvelis, start_values, summarize
+from .ecf import SUBSAMPLE, beta_source, gmm_refine, koutrouvelis, start_values, summarize
 from .intervals import calibrated
 from .mohammadi import mohammadi
 from .params import check_parametrization, convert_loc, log_cf
@@ -16,6 +16,8 @@ from .quantile import mcculloch
 
 METHODS = ("ecf", "quantile", "mohammadi")
 MIN_N = {"ecf": 20, "quantile": 20, "mohammadi": 4}
+MIN_CENTRAL_VALUES = 8  # fewer distinct values between the quartiles: lattice data, refused
+CLIP = 1e15  # standardised values beyond this many spreads are clipped (see _standardize)
 Z95 = 1.959963984540054
 
 
@@ -104,6 +106,8 @@ def _validate(x, axis, nan_policy: str) -> np.ndarray:
     if arr.dtype.kind in "iu" or arr.dtype.itemsize < 4:
         arr = arr.astype(np.float64)
     if arr.ndim == 1:
+        if arr.size == 0:
+            raise ValueError("x is empty")
         finite = np.isfinite(arr.min()) and np.isfinite(arr.max())  # NaN propagates in min
         if not finite:
             bad = ~np.isfinite(arr)
@@ -117,10 +121,16 @@ def _validate(x, axis, nan_policy: str) -> np.ndarray:
     return arr
 
 
-def _moments(x: np.ndarray) -> tuple[float, float]:
-    """Moment skewness m3/m2^1.5 and excess kurtosis m4/m2^2 - 3 (biased, float64 sums)."""
-    d = x - x.mean(dtype=np.float64)
-    d2 = np.square(d, dtype=np.float64)
+def _moments(x: np.ndarray, bound: float | None = None) -> tuple[float, float]:
+    """Moment skewness m3/m2^1.5 and excess kurtosis m4/m2^2 - 3 (biased, float64 sums).
+
+    Scale-free: x is first multiplied by the power of two that brings max |x| (``bound``, if
+    known) below 1, which is exact, so data at 1e300 or one value at 1e308 cannot overflow.
+    """
+    big = float(np.max(np.abs(x))) if bound is None else bound
+    d = np.multiply(x, 2.0 ** -math.frexp(big)[1], dtype=np.float64)
+    d -= d.mean()
+    d2 = np.square(d)
     m2 = d2.mean()
     m3 = np.dot(d2, d) / d.size
     m4 = np.dot(d2, d2) / d.size
@@ -133,8 +143,47 @@ def _gof(src, alpha, beta, scale, loc0) -> float:
     return float(np.sqrt(src.n) * np.max(np.abs(src.ecf(t) - model)))
 
 
-def _point_fit(x: np.ndarray, method: str, block, symmetrize: bool, refine: bool) -> dict:
-    """Point estimate in S0 (plus extras) for one 1-D finite sample."""
+def _check_continuous(x: np.ndarray) -> None:
+    """ValueError for lattice data (counts, coarse rounding), where a stable fit means nothing.
+
+    A continuous sample of n >= 20 has at least 10 distinct values between its quartiles (about
+    n/2, up to 4096 in the subsample used here; float32 rounding makes ties, not fewer values).
+    Fewer than 8 means that the quartiles span only a few steps of a lattice.
+    """
+    sub = x if x.size <= SUBSAMPLE else x[np.random.default_rng(0).integers(0, x.size, SUBSAMPLE)]
+    q25, q75 = np.quantile(sub, [0.25, 0.75])
+    central = np.unique(sub[(sub >= q25) & (sub <= q75)])
+    if central.size < MIN_CENTRAL_VALUES:
+        step = f"{np.diff(central).min():.3g}" if central.size > 1 else "none: one value"
+        raise ValueError(
+            f"x looks discrete (a lattice): only {central.size} distinct value(s) between its "
+            f"quartiles {q25:.6g} and {q75:.6g} (step {step}); a stable law is continuous, so "
+            "a stable fit to these data would be meaningless"
+        )
+
+
+def _standardize(x: np.ndarray, center: float, spread: float, bound: float):
+    """(x - center) / spread, clipped to +-CLIP: what the ECF and quantile fits see.
+
+    Fitting standardised data makes them scale-free (data at 1e300, or one value at 1e308,
+    where t x overflowed). Clipping only moves points beyond 1e15 spreads, whose ECF terms
+    cos(t x) are arbitrary phases and whose quantiles are unaffected. float32 data stay float32
+    unless their spread could overflow it (``bound`` is max |x - center|).
+    """
+    big = bound / spread
+    dtype = x.dtype if x.dtype == np.float64 or big < 1e30 else np.dtype(np.float64)
+    with np.errstate(over="ignore"):
+        z = np.subtract(x, dtype.type(center), dtype=dtype)
+        z /= dtype.type(spread)
+    if not big < CLIP:
+        np.clip(z, -CLIP, CLIP, out=z)
+    return z
+
+
+def _point_fit(
+    x: np.ndarray, method: str, block, symmetrize: bool, refine: bool, bounds=None
+) -> dict:
+    """Point estimate in S0 (plus extras) for one 1-D finite sample (``bounds``: min, max)."""
     if method == "mohammadi":
         m = mohammadi(x, block=block, symmetrize=symmetrize)
         return dict(
@@ -143,10 +192,30 @@ def _point_fit(x: np.ndarray, method: str, block, symmetrize: bool, refine: bool
             scale=math.nan,
             loc0=math.nan,
             se={"alpha": m.alpha_se},
-            info={"block": m.block, "n_blocks": m.n_blocks, "n_used": m.n_used},
+            info={
+                "estimator": m.estimator,
+                "block": m.block,
+                "n_blocks": m.n_blocks,
+                "n_used": m.n_used,
+                "center": m.center,
+                "alpha_clipped": m.clipped,  # the estimate (not its interval) hit 2
+                "alpha_raw": m.alpha_raw,
+            },
             converged=True,
         )
     center, spread, q = start_values(x)
+    lo, hi = bounds if bounds is not None else (float(x.min()), float(x.max()))
+    x = _standardize(x, center, spread, max(hi - center, center - lo))
+    q = (q - center) / spread
+    est = _standard_fit(x, method, refine, q)
+    est["scale"] *= spread  # back to data units (S0 is a location-scale family)
+    est["loc0"] = center + spread * est["loc0"]
+    return est
+
+
+def _standard_fit(x: np.ndarray, method: str, refine: bool, q: np.ndarray) -> dict:
+    """``_point_fit`` on standardised data (median 0, half-IQR 1)."""
+    center, spread = 0.0, 1.0
     src = summarize(x, center, spread, q)
     if method == "ecf":
         f = koutrouvelis(src, center, spread)
@@ -223,15 +292,17 @@ def fit(
     lo, hi = float(arr.min()), float(arr.max())
     if lo == hi:
         raise ValueError(f"constant sample: all {n} values equal {lo!r}")
+    if n >= MIN_N["ecf"]:
+        _check_continuous(arr)
 
-    est = _point_fit(arr, method, block, symmetrize, refine)
+    est = _point_fit(arr, method, block, symmetrize, refine, (lo, hi))
     loc = est["loc0"]
     if p == "S1" and not math.isnan(loc):
         loc = float(convert_loc(est["alpha"], est["beta"], est["scale"], loc, "S0", "S1"))
     point = {"alpha": est["alpha"], "beta": est["beta"], "scale": est["scale"], "loc": loc}
     se, ci, kind = _uncertainty(arr, est, point, uncertainty, method, p, n_boot, n_blocks,
                                 seed, block, symmetrize, refine)  # fmt: skip
-    skew, kurt = _moments(arr) if moments else (math.nan, math.nan)
+    skew, kurt = _moments(arr, max(-lo, hi)) if moments else (math.nan, math.nan)
     return FitResult(
         alpha=float(est["alpha"]),
         beta=float(est["beta"]),

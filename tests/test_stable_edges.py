@@ -1,0 +1,105 @@
+"""The toolkit's edges: uncentred and near-Gaussian data for Mohammadi, extreme scales and
+outliers, lattice data (each of these failed or returned nonsense before)."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from gnitails.stable import describe, fit, mohammadi, sample
+
+
+@pytest.fixture(autouse=True)
+def warnings_are_errors():
+    """Overflow and invalid-value warnings were the symptom of the scale problems."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def test_mohammadi_published_is_centred():
+    """Uncentred data: the published code's block sums grow like m, so it returns alpha = 1."""
+    x = sample(1.5, 0.0, 1e-6, 0.37, 100_000, seed=2)
+    published = mohammadi(x, center=False)  # the published code, for the record
+    assert abs(published.alpha - 1.0) < 0.01
+    r = fit(x, method="mohammadi")
+    assert abs(r.alpha - 1.5) < 4 * r.se["alpha"] + 0.02
+    assert r.info["estimator"] == "Mohammadi et al. (published: block sqrt N, mean-centred)"
+    assert r.info["center"] == pytest.approx(0.37, abs=1e-7)
+    assert not r.info["alpha_clipped"]
+    # the same estimate whatever the scale: eps inside the logs no longer depends on it
+    for scale in (1e-300, 1e300):
+        assert fit(x * scale, method="mohammadi").alpha == pytest.approx(r.alpha, rel=1e-9)
+
+
+def test_mohammadi_is_clipped_to_two_and_says_so():
+    """Block 10, symmetrised, near alpha = 2: sampling noise pushes 1/alpha below 1/2."""
+    results = [
+        fit(sample(1.9, 0.0, size=1000, seed=s), method="mohammadi", block=10, symmetrize=True)
+        for s in range(40)
+    ]
+    alphas = np.array([r.alpha for r in results])
+    clipped = np.array([r.info["alpha_clipped"] for r in results])
+    assert np.all(alphas <= 2.0) and np.all(alphas > 0)
+    assert clipped.any()  # some raw estimates were above 2 (13% at alpha >= 1.7, n = 1e3)
+    for r in results:
+        assert (r.alpha == 2.0) == r.info["alpha_clipped"]
+        assert r.info["alpha_clipped"] == (not r.info["alpha_raw"] <= 2.0)
+        assert r.info["estimator"] == "Mohammadi et al. (block 10, symmetrised)"
+
+
+def test_one_huge_outlier_does_not_break_the_fit():
+    """One finite value at 1e308 made t x overflow: 'alpha must lie in (0, 2], got nan'."""
+    x = sample(1.5, 0.5, 1.0, 0.0, 50_000, seed=1)
+    ref = fit(x, uncertainty="none")
+    for y in (np.r_[x, 1e308], np.r_[-1.7e308, x, 1.7e308], np.r_[x, 3e38].astype(np.float32)):
+        r = fit(y, uncertainty="none")
+        # one point in 5e4 moves the ECF by <= 2/n: the estimate barely changes
+        assert abs(r.alpha - ref.alpha) < 0.01 and abs(r.beta - ref.beta) < 0.03
+        assert r.scale == pytest.approx(ref.scale, rel=0.01)
+        assert math.isfinite(r.skewness) and math.isfinite(r.kurtosis)
+    # moments of a sample dominated by one value: skewness -> sqrt(n), excess kurtosis -> n
+    n = x.size + 1
+    r = fit(np.r_[x, 1e308], uncertainty="none")
+    assert r.skewness == pytest.approx(math.sqrt(n), rel=1e-3)
+    assert r.kurtosis == pytest.approx(n, rel=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 1e30])
+def test_fit_is_scale_free(scale):
+    """Data at any scale fit to the same alpha, beta and moments, scale and loc times `scale`."""
+    x = sample(1.3, -0.4, 1.0, 2.0, 30_000, seed=3)
+    ref = fit(x, parametrization="S0", uncertainty="none")
+    r = fit(x * scale, parametrization="S0", uncertainty="none")
+    assert r.alpha == pytest.approx(ref.alpha, abs=1e-9)
+    assert r.beta == pytest.approx(ref.beta, abs=1e-9)
+    assert r.scale == pytest.approx(ref.scale * scale, rel=1e-9)
+    assert r.loc == pytest.approx(ref.loc * scale, rel=1e-9)
+    assert (r.skewness, r.kurtosis) == pytest.approx((ref.skewness, ref.kurtosis), rel=1e-9)
+    assert describe(x * scale) == pytest.approx(describe(x), rel=1e-9)
+    q = fit(x * scale, method="quantile", uncertainty="none")
+    assert q.alpha == pytest.approx(fit(x, method="quantile", uncertainty="none").alpha, abs=1e-9)
+
+
+def test_lattice_data_are_refused():
+    """Poisson(0.3) counts used to fit (exit 0) to alpha 0.186, scale 2.4e-42."""
+    rng = np.random.default_rng(0)
+    for x in (rng.poisson(0.3, 100_000), rng.poisson(5.0, 1000), np.round(rng.normal(size=500))):
+        for method in ("ecf", "quantile", "mohammadi"):
+            with pytest.raises(ValueError, match="lattice"):
+                fit(x, method=method)
+
+
+def test_continuous_data_with_float32_ties_still_fit():
+    """1 + 1e-4 N(0, 1) in float32 sits on a grid of 1.2e-7 (~800 steps per sd): many ties
+    among 2e5 points, but a continuous law for the fit."""
+    x = (1 + 1e-4 * np.random.default_rng(1).normal(size=200_000)).astype(np.float32)
+    assert np.unique(x).size < x.size / 2  # ties
+    r = fit(x)
+    assert r.alpha > 1.95 and r.scale == pytest.approx(1e-4 / math.sqrt(2), rel=0.02)
+
+
+def test_empty_sample_is_named():
+    with pytest.raises(ValueError, match="empty"):
+        fit(np.array([]))
