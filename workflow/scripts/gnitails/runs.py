@@ -47,7 +47,8 @@ class RunSpec:
 
 
 def planned_runs(experiment: Mapping) -> list[RunSpec]:
-    """The runs an experiment asks for, in config order (gni_m expands to m{M} per M)."""
+    """The runs an experiment asks for, in config order (gni_m expands to m{M} per M), then the
+    replacement arms' control if the rules do not already train it."""
     training = experiment["training"]
     runs = []
     for rule in training.get("rules", ["gni_m"]):
@@ -55,7 +56,40 @@ def planned_runs(experiment: Mapping) -> list[RunSpec]:
             runs += [RunSpec(f"m{m}", rule, m) for m in training.get("m_values", [1, 2, 4, 8, 16])]
         else:
             runs.append(RunSpec(rule, rule, 1))
+    control = replacement_control(experiment)
+    if control is not None and control not in [r.name for r in runs]:
+        runs.append(RunSpec.parse(control))
     return runs
+
+
+def replacement_control(experiment: Mapping) -> str | None:
+    """The run whose gradient the replacement arms perturb (None: the experiment has no arms):
+    ``explicit`` for ``replace_mean: explicit``, else ``m{replace_m}``. Each arm is compared
+    with it, so it is trained in the same experiment."""
+    training = experiment["training"]
+    if not any(rule in REPLACEMENT_RULES for rule in training.get("rules", ["gni_m"])):
+        return None
+    if training.get("replace_mean", "lm") == "explicit":
+        return "explicit"
+    return f"m{training.get('replace_m', 16)}"
+
+
+def m_effect_runs(experiment: Mapping) -> tuple[str, str] | None:
+    """``(m{smallest M}, m{largest M})``: the implicit effect's size in this experiment (None
+    without two M values)."""
+    training = experiment["training"]
+    if "gni_m" not in training.get("rules", ["gni_m"]):
+        return None
+    ms = sorted(training.get("m_values", [1, 2, 4, 8, 16]))
+    return (f"m{ms[0]}", f"m{ms[-1]}") if len(ms) > 1 else None
+
+
+def replacement_runs(experiment: Mapping) -> list[str]:
+    """What fig_replacement draws: the M effect's two runs, the arms' control, then the arms."""
+    names = [r.name for r in planned_runs(experiment)]
+    first = [*(m_effect_runs(experiment) or ()), replacement_control(experiment)]
+    arms = [n for n in names if n in REPLACEMENT_RULES]
+    return list(dict.fromkeys(n for n in first + arms if n in names))
 
 
 # --------------------------------------------------------------------------- noise dumps
