@@ -70,12 +70,17 @@ def test_one_huge_outlier_does_not_break_the_fit():
 def test_fit_is_scale_free(scale):
     """Data at any scale fit to the same alpha, beta and moments, scale and loc times `scale`."""
     x = sample(1.3, -0.4, 1.0, 2.0, 30_000, seed=3)
-    ref = fit(x, parametrization="S0", uncertainty="none")
-    r = fit(x * scale, parametrization="S0", uncertainty="none")
+    ref = fit(x, parametrization="S0")
+    r = fit(x * scale, parametrization="S0")
     assert r.alpha == pytest.approx(ref.alpha, abs=1e-9)
     assert r.beta == pytest.approx(ref.beta, abs=1e-9)
     assert r.scale == pytest.approx(ref.scale * scale, rel=1e-9)
     assert r.loc == pytest.approx(ref.loc * scale, rel=1e-9)
+    for k in ("alpha", "beta", "scale", "loc"):  # intervals too (loc in S1: alpha != 1)
+        unit = scale if k in ("scale", "loc") else 1.0
+        assert r.se[k] == pytest.approx(ref.se[k] * unit, rel=1e-6)
+        s1 = fit(x * scale).se[k]
+        assert s1 == pytest.approx(fit(x).se[k] * unit, rel=1e-6)
     assert (r.skewness, r.kurtosis) == pytest.approx((ref.skewness, ref.kurtosis), rel=1e-9)
     assert describe(x * scale) == pytest.approx(describe(x), rel=1e-9)
     q = fit(x * scale, method="quantile", uncertainty="none")

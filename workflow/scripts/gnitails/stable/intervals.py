@@ -275,6 +275,6 @@ def _loc_sd(alpha, beta, scale, cov, parametrization) -> float:
         tan = math.tan(math.pi * alpha / 2)
         dtan = (math.pi / 2) / math.cos(math.pi * alpha / 2) ** 2
         grad = np.array([-beta * dtan, -tan, -beta * tan, 1.0])
-    # cov is for (alpha, beta, scale/scale, loc0/scale): loc terms in units of scale
-    jac = grad * np.array([scale, scale, scale, scale])
-    return float(math.sqrt(max(jac @ cov @ jac, 0.0)))
+    # cov is for (alpha, beta, scale/scale, loc0/scale): every term is in units of scale,
+    # which multiplies after the quadratic form (scale^2 overflows beyond 1e154)
+    return float(scale * math.sqrt(max(grad @ cov @ grad, 0.0)))
