@@ -117,50 +117,68 @@ def test_missing_runs_are_not_a_verdict():
     assert claim.verdict == "not run"
 
 
-def test_tail_claims_count_layers():
-    base = {
-        "experiment": "e",
-        "quantity": "z_mc",
-        "param": "weight",
-        "sample": "coords",
-        "estimator": "ecf",
-    }
-    fits = pd.DataFrame(
-        [
-            {
-                **base,
-                "alpha": 1.6,
-                "alpha_lo": 1.5,
-                "alpha_hi": 1.7,
-                "beta": 0.4,
-                "beta_lo": 0.3,
-                "beta_hi": 0.5,
-            },
-            {
-                **base,
-                "alpha": 1.7,
-                "alpha_lo": 1.6,
-                "alpha_hi": 1.8,
-                "beta": -0.2,
-                "beta_lo": -0.3,
-                "beta_hi": -0.1,
-            },
-            {
-                **base,
-                "alpha": 2.0,
-                "alpha_lo": 1.9,
-                "alpha_hi": 2.0,
-                "beta": 0.0,
-                "beta_lo": -0.1,
-                "beta_hi": 0.1,
-            },
-        ]
+def tail_fits(heavy: dict[str, list[bool]], skewed: dict[str, list[bool]] | None = None):
+    """ECF fits of Z's weights with their null verdicts: one row per layer and view."""
+    rows = []
+    for sample, flags in heavy.items():
+        for layer, h in enumerate(flags, start=1):
+            s = (skewed or {}).get(sample, [False] * len(flags))[layer - 1]
+            rows.append(
+                {
+                    "experiment": "e",
+                    "quantity": "z_mc",
+                    "param": "weight",
+                    "estimator": "ecf",
+                    "sample": sample,
+                    "step": 0,
+                    "layer": layer,
+                    "alpha": 1.8 if h else 1.97,
+                    "beta": 0.6 if s else 0.0,
+                    "n_null": 99,
+                    "null_alpha_med": 1.96,
+                    "null_beta_med": 0.0,
+                    "heavy": h,
+                    "skewed": s,
+                }
+            )
+    # descriptive rows (no null) and other quantities are not counted
+    rows.append({**rows[0], "sample": "coords", "n_null": 0, "heavy": None})
+    rows.append({**rows[0], "quantity": "z_r"})
+    return pd.DataFrame(rows)
+
+
+def test_tail_claims_count_fits_heavy_against_their_null_per_view():
+    fits = tail_fits(
+        {"standardized": [True] * 6, "per_coordinate": [False] * 9 + [True]},
+        {"standardized": [True] * 4 + [False] * 2, "per_coordinate": [False] * 10},
     )
-    heavy, skew = claims_tails(fits, "e")
-    assert heavy.verdict == REPRODUCED and "2 of 3" in heavy.evidence
-    assert skew.verdict == REPRODUCED and skew.estimate == pytest.approx(0.2)
-    gaussian = fits.assign(alpha_hi=2.0, beta_lo=-0.1, beta_hi=0.1)
-    assert [c.verdict for c in claims_tails(gaussian, "e")] == [NOT_REPRODUCED] * 2
+    heavy_pooled, heavy_coord, skew_pooled, skew_coord = claims_tails(fits, "e")
+    assert "pooled view" in heavy_pooled.claim and "per-coordinate" in heavy_coord.claim
+    assert heavy_pooled.verdict == REPRODUCED and heavy_pooled.n == 6
+    assert heavy_pooled.estimate == 1.0 and "6 of 6" in heavy_pooled.evidence
+    assert heavy_pooled.ci_low == pytest.approx(0.025 ** (1 / 6))  # Clopper-Pearson, k = n
+    # 1 of 10 at a 2.5% false-positive rate: within chance (P(X >= 1) = 0.22)
+    assert heavy_coord.verdict == NOT_REPRODUCED and "1 of 10" in heavy_coord.evidence
+    assert heavy_coord.p_value == pytest.approx(1 - 0.975**10)
+    assert "median α̂ 1.970, null median 1.960" in heavy_coord.evidence
+    assert "pooled view only: a scale-mixture effect" in heavy_coord.evidence
+    assert skew_pooled.verdict == REPRODUCED and skew_coord.verdict == NOT_REPRODUCED
+    assert "across coordinates only" in skew_pooled.evidence
+
+
+def test_tail_claims_are_inconclusive_between_chance_and_most():
+    fits = tail_fits({"standardized": [True] * 3 + [False] * 5, "per_coordinate": [True] * 8})
+    heavy_pooled, heavy_coord, *_ = claims_tails(fits, "e")
+    assert heavy_pooled.verdict == INCONCLUSIVE and heavy_coord.verdict == REPRODUCED
+    assert "per coordinate across draws" in heavy_pooled.evidence
+
+
+def test_tail_claims_need_fits_with_a_null():
+    fits = tail_fits({"standardized": [True] * 3}).drop(columns=["n_null"])
+    assert {c.verdict for c in claims_tails(fits, "e")} == {"not run"}
+    assert {c.verdict for c in claims_tails(tail_fits({"standardized": [True]}), "x")} == {
+        "not run"
+    }
 
 
 def test_sde_claim_needs_bias_only_where_theory_puts_it():
@@ -205,26 +223,6 @@ def test_diverged_seeds_rank_worst_and_are_counted():
     # One diverged seed is kept (ranked worst), not dropped: still 10 pairs, still a degradation.
     assert drift.n == 10 and drift.diverged == 1 and "1 of 10 seeds" in drift.evidence
     assert drift.verdict == REPRODUCED
-
-
-def test_tail_claims_prefer_the_standardised_sample():
-    base = {
-        "experiment": "e",
-        "quantity": "z_mc",
-        "param": "weight",
-        "estimator": "ecf",
-        "beta": 0.0,
-        "beta_lo": -0.1,
-        "beta_hi": 0.1,
-    }
-    fits = pd.DataFrame(
-        [
-            {**base, "sample": "coords", "alpha": 0.5, "alpha_lo": 0.4, "alpha_hi": 0.6},
-            {**base, "sample": "standardized", "alpha": 2.0, "alpha_lo": 1.9, "alpha_hi": 2.0},
-        ]
-    )
-    heavy, _ = claims_tails(fits, "e")
-    assert heavy.verdict == NOT_REPRODUCED and "standardised" in heavy.evidence
 
 
 def test_claims_markdown_keeps_one_cell_per_column(tmp_path):
