@@ -49,7 +49,7 @@ from gnitails.models import ModelSpec, Net, build_model
 from gnitails.progress import Progress, format_duration, stderr_log
 from gnitails.regulariser import regulariser
 from gnitails.replacement import CHECK_COLUMNS, Replacement
-from gnitails.runs import REPLACEMENT_RULES, RunSpec
+from gnitails.runs import REPLACEMENT_RULES, RunSpec, replacement_control
 
 RULES = ("baseline", "gni", "gni_m", "explicit", *REPLACEMENT_RULES)
 METRIC_COLUMNS = (
@@ -128,6 +128,8 @@ def validate_experiment(experiment: Mapping, where: str = "experiment") -> dict:
 
 def _check_run_against_config(exp: Mapping, run: RunSpec, where: str) -> None:
     training = exp["training"]
+    if run.name == replacement_control(exp):
+        return  # the replacement arms' control: trained whatever the rules say
     if run.rule not in training["rules"]:
         raise ConfigError(
             f"{where}.training.rules: run {run.name!r} needs rule {run.rule!r}, "
