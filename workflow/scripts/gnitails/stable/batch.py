@@ -27,6 +27,7 @@ from .params import to_s1
 METHODS = ("ecf", "quantile", "mohammadi")  # as in fit.py (not imported: fit imports us)
 
 KEYS = ("alpha", "beta", "scale", "loc")
+CLIP = 1e15  # as fit: standardised values beyond this many spreads are clipped
 CELLS = 1 << 18  # complex temporaries per chunk of rows (4 MiB: stays in cache)
 PI = np.pi
 
@@ -277,26 +278,35 @@ def fit_batch(X, method: str = "ecf") -> dict[str, np.ndarray]:
 
 
 def _fit_ecf(arr: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(estimates, the regression's alpha per row) for a checked 2-D array."""
+    """(estimates, the regression's alpha per row) for a checked 2-D array.
+
+    Like ``fit``, each row is fitted standardised by its start values, (x - median) / half-IQR
+    clipped to +-CLIP (scale-free: no overflow in t x), and mapped back (S0 is location-scale).
+    """
     m = arr.shape[0]
     out = {k: np.full(m, np.nan) for k in KEYS}
     alpha_start = np.full(m, np.nan)
-    starts, usable = [], np.zeros(m, bool)
+    center, spread, qs = np.zeros(m), np.ones(m), [None] * m
+    usable = np.zeros(m, bool)
     for i, row in enumerate(arr):
         c, s, q = start_values(row)
         usable[i] = s > 0 and row.min() < row.max()
-        starts.append((c, s if usable[i] else 1.0, q))
-    center = np.array([st[0] for st in starts])
-    spread = np.array([st[1] for st in starts])
+        if usable[i]:
+            center[i], spread[i], qs[i] = c, s, (q - c) / s
     rows = np.flatnonzero(usable)
     if rows.size == 0:
         return out, alpha_start
-    src = BatchEcf(arr[rows], [starts[i] for i in rows])
-    a, b, g, d0, failed = koutrouvelis_batch(src, center[rows], spread[rows])
+    z = np.subtract(arr[rows], center[rows, None], dtype=np.float64)
+    z /= spread[rows, None]
+    np.clip(z, -CLIP, CLIP, out=z)
+    src = BatchEcf(z, [(0.0, 1.0, qs[i]) for i in rows])
+    zeros, ones = np.zeros(rows.size), np.ones(rows.size)
+    a, b, g, d0, failed = koutrouvelis_batch(src, zeros, ones)
     ok = np.flatnonzero(~failed)
     alpha_start[rows[ok]] = a[ok]
     a, b, g, d0 = gmm_refine_batch(src, ok, a[ok], b[ok], g[ok], d0[ok])
     keep = rows[ok]
+    g, d0 = g * spread[keep], center[keep] + spread[keep] * d0  # back to data units
     out["alpha"][keep], out["beta"][keep], out["scale"][keep] = a, b, g
     out["loc"][keep] = to_s1(a, b, g, d0)
     return out, alpha_start
