@@ -87,7 +87,12 @@ def test_performance_table_uses_the_last_step(tmp_path):
 
 def fits_table() -> pd.DataFrame:
     rows = []
-    for quantity, sample in (("z_mc", "coords"), ("z_mc", "standardized"), ("z_r", "coords")):
+    for quantity, sample in (
+        ("z_mc", "coords"),
+        ("z_mc", "standardized"),
+        ("z_mc", "per_coordinate"),
+        ("z_r", "coords"),
+    ):
         for layer in (1, 2, 3):
             for estimator in ("ecf", "quantile", "mohammadi"):
                 alpha = 1.5 + 0.1 * layer
@@ -116,9 +121,30 @@ def fits_table() -> pd.DataFrame:
                         "kurtosis": 9.0,
                         "gof": 0.01,
                         "parametrization": "S1",
+                        **null_columns(quantity, sample, estimator, alpha),
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def null_columns(quantity, sample, estimator, alpha) -> dict:
+    """Null columns as the fits table has them: only Z's two views, ECF rows, have a null."""
+    tested = quantity == "z_mc" and sample != "coords" and estimator == "ecf"
+    if not tested:
+        return {"n_null": 0, "heavy": None, "skewed": None}
+    return {
+        "n_null": 200,
+        "null_alpha_med": 1.95,
+        "null_alpha_lo": 1.9,
+        "null_alpha_hi": 1.99,
+        "null_beta_med": 0.0,
+        "null_beta_lo": -0.5,
+        "null_beta_hi": 0.5,
+        "p_alpha": 0.005 if alpha < 1.9 else 0.5,
+        "p_beta": 0.5,
+        "heavy": alpha < 1.9,
+        "skewed": False,
+    }
 
 
 def test_log_density_integrates_to_one():
@@ -141,6 +167,14 @@ def test_stable_log_pdf_is_scipys_s1_density():
     np.testing.assert_allclose(stable_log_pdf(grid, 1.5, 0.5, 2.0, 0.2), expected)
 
 
+def test_mixture_density_is_the_mean_of_its_gaussians():
+    from gnitails.plots.noise import mixture_log_pdf
+
+    grid = np.array([-1.0, 0.0, 2.5])
+    expected = (stats.norm.pdf(grid, 0.0, 1.0) + stats.norm.pdf(grid, 1.0, 3.0)) / 2
+    np.testing.assert_allclose(mixture_log_pdf(grid, [0.0, 1.0], [1.0, 3.0]), np.log10(expected))
+
+
 def test_noise_figures_render_and_are_stable(tmp_path):
     from gnitails.plots.noise import density_grid, draw_tail_index, tail_index_frame
 
@@ -148,16 +182,50 @@ def test_noise_figures_render_and_are_stable(tmp_path):
     fits = fits_table()
     frame = tail_index_frame(fits)
     assert set(frame["quantity"]) == {"z_mc"} and set(frame["estimator"]) == {"ecf"}
-    assert set(frame["sample"]) == {"coords", "standardized"}
-    fit = frame.iloc[0]
-    rows = [[(rng.standard_t(3, 500), fit, "W1"), (rng.standard_normal(500), None, "W2")]]
+    assert set(frame["sample"]) == {"standardized", "per_coordinate"}  # the two views
+    assert frame["n_null"].gt(0).all()
+    mixture = (np.zeros(30), np.exp(rng.normal(0, 1, 30)))
+    rows = [[(rng.standard_t(3, 500), mixture, "W1"), (rng.standard_normal(50), None, "W2")]]
     for attempt in range(2):
-        save_figure(density_grid(rows, ["a"]), tmp_path / f"h{attempt}.png")
+        fig, data = density_grid(rows, ["a"])
+        save_figure(fig, tmp_path / f"h{attempt}.png")
         save_figure(draw_tail_index(frame, ["a"]), tmp_path / f"t{attempt}.pdf")
     for stem, ext in (("h", "png"), ("t", "pdf")):
         assert (tmp_path / f"{stem}0.{ext}").read_bytes() == (
             tmp_path / f"{stem}1.{ext}"
         ).read_bytes()
+    # the plotted numbers: every curve of every panel, the mixture only where given
+    assert set(data.groupby("panel")["curve"].unique().map(frozenset)) == {
+        frozenset({"data", "gaussian", "mixture"}),
+        frozenset({"data", "gaussian"}),
+    }
+
+
+def test_density_panel_names_its_statistics_and_flags_few_points():
+    from gnitails.plots.noise import density_grid
+
+    x = np.random.default_rng(1).standard_normal(60)
+    fig, _ = density_grid([[(x, None, "W5"), (np.r_[x, x, x], None, "W2")]], ["a"])
+    few, many = fig.axes[0], fig.axes[1]
+    assert "excess kurtosis" in few.get_title() and "few points" in few.get_title()
+    assert "few points" not in many.get_title() and few.get_xlabel() == "noise value"
+    assert not few.texts  # no statistics box over the data
+
+
+def test_tail_index_figure_shows_whole_intervals_and_null_bands():
+    from gnitails.plots.noise import draw_tail_index, tail_index_frame
+
+    fits = fits_table()
+    z = (fits["quantity"] == "z_mc") & (fits["sample"] == "per_coordinate")
+    fits.loc[z & (fits["layer"] == 1), ["alpha", "alpha_lo", "alpha_hi"]] = [1.2, 0.4, 2.3]
+    fig = draw_tail_index(tail_index_frame(fits), ["a"])
+    alpha_ax = fig.axes[0]
+    assert alpha_ax.get_ylim()[0] <= 0.4 and 2.0 <= alpha_ax.get_ylim()[1] < 2.3
+    assert not alpha_ax.get_legend()  # the legend is the figure's, below the panels
+    assert not [ln for ln in alpha_ax.get_lines() if len(ln.get_xdata()) > 1 and ln.get_ls() == "-"]
+    bands = [p for p in alpha_ax.patches if p.get_height() > 0]
+    assert len(bands) == 6  # one null band per layer and view
+    assert {round(p.get_y(), 6) for p in bands} == {1.9}
 
 
 def test_tail_index_table_keeps_every_estimator(tmp_path):
@@ -165,13 +233,14 @@ def test_tail_index_table_keeps_every_estimator(tmp_path):
     from gnitails.plots.tables import write_tail_index_table
 
     table = tail_index_table(fits_table())
-    assert len(table) == 3 * 3 * 3 and set(table["estimator"]) == {"ecf", "quantile", "mohammadi"}
+    assert len(table) == 4 * 3 * 3 and set(table["estimator"]) == {"ecf", "quantile", "mohammadi"}
     write_tail_index_table(table, tmp_path / "t.csv", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
-    row = (
-        "| a | 100 | z_mc | 1 | coords | ecf | 4096 | 1.600 [1.580, 1.620] | 0.300 [0.250, 0.350] |"
-    )
-    assert row in md
+    row = "| z_mc | 1 | coords | ecf | 4096 | 1.600 [1.580, 1.620] | 0.300 [0.250, 0.350] |"
+    assert f"{row} 2 | 9 | – | – | – | – |" in md  # a descriptive row: no null
+    tested = "| 1.950 [1.900, 1.990] | yes | 0.000 [-0.500, 0.500] | no |"
+    assert md.count(tested) == 6  # 3 layers x 2 views of Z, all alpha-hat < 1.9: heavy
+    assert pd.read_csv(tmp_path / "t.csv")["n_null"].max() == 200
 
 
 def test_replacement_curves_keep_diverged_seeds(tmp_path):

@@ -85,11 +85,19 @@ def write_tail_index_table(table: pd.DataFrame, csv: str | Path, md: str | Path)
         ]
     shown["skewness"] = table["skewness"].map("{:.3g}".format)
     shown["kurtosis"] = table["kurtosis"].map("{:.3g}".format)
+    if "n_null" in table:  # the fits' Gaussian nulls (docs/noise.md), where a row has one
+        for par, verdict in (("alpha", "heavy"), ("beta", "skewed")):
+            cols = [f"null_{par}_med", f"null_{par}_lo", f"null_{par}_hi"]
+            shown[f"null {par}"] = [format_ci(*r, digits=3) for r in table[cols].to_numpy()]
+            shown[verdict] = table[verdict].map({True: "yes", False: "no"}).fillna("–")
     write_markdown(
         shown,
         md,
         "Tail index and skewness of the gradient noise",
-        "Per-layer weight noise, all coordinates of one draw; S1; α̂, β̂ [95% CI].",
+        "Per-layer weight noise; samples: coords (one draw's live entries), draws (one "
+        "coordinate across draws), standardized (pooled view: one draw over rank-1 scales), "
+        "per_coordinate (each coordinate across draws, standardised). S1; α̂, β̂ [95% CI]; "
+        "null: median [2.5%, 97.5%] of the matched Gaussian null; heavy / skewed: outside it.",
     )
 
 
