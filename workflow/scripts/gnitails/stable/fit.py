@@ -27,9 +27,13 @@ class FitResult:
 
     ``loc`` is in ``parametrization`` (S0 or S1); ``alpha``, ``beta`` and ``scale`` are the same
     in both. For ``method="mohammadi"`` only ``alpha`` is estimated (the rest is NaN).
-    ``se`` holds standard errors; ``uncertainty`` says where they come from: "crb" (Cramer-Rao
-    bound at the estimate: the sd of an efficient estimator; the ECF fit is measured at
-    1.0-1.3x it), "bootstrap" (block bootstrap) or "blocks" (Mohammadi's per-block spread).
+    ``se`` holds standard errors and ``ci95`` the 95% intervals, always inside the parameter
+    space; ``info["clipped"]`` lists the parameters whose interval ends at its edge.
+    ``uncertainty`` says where they come from: "calibrated" (default for ``ecf``: intervals by
+    inverting the estimator's own sampling law, valid near alpha = 2 and |beta| = 1 and below
+    alpha 1.1; ``se`` is the asymptotic sd at the estimate; see ``stable.intervals``), "crb"
+    (Cramer-Rao bound at the estimate, +- 1.96 se, clipped), "bootstrap" (block bootstrap) or
+    "blocks" (Mohammadi's per-block spread).
     ``gof`` is sqrt(n) max_t |ECF(t) - phi(t)| over t*scale in [0.1, 3]: an ECF-based
     Kolmogorov-type distance, about 1-3 for a good fit, growing like sqrt(n) for a wrong law.
     ``skewness`` and ``kurtosis`` (excess) are moment statistics of the raw sample, scipy's
@@ -260,8 +264,10 @@ def fit(
     parametrization : "S1" (default) or "S0": the parametrisation of the returned ``loc``.
     axis : required for n-D input: fit every 1-D slice along ``axis``; returns an object array
         of results with the other dimensions' shape.
-    uncertainty : "auto" (CRB for ecf/quantile where tabled, alpha >= 1.1, else a 50-replicate
-        block bootstrap; per-block spread for mohammadi), "crb" (NaN below alpha 1.1),
+    uncertainty : "auto" ("calibrated" intervals for ecf at every alpha, see
+        ``stable.intervals``; for quantile, and ecf with ``refine=False``, CRB where tabled,
+        alpha >= 1.1, else a 50-replicate block bootstrap; per-block spread for mohammadi),
+        "crb" (NaN below alpha 1.1),
         "bootstrap" (contiguous-block bootstrap: ``n_blocks`` blocks, ``n_boot`` refits, seeded
         by ``seed``; keeps serial dependence within blocks) or "none".
     moments : also compute moment skewness / excess kurtosis (costs ~4 ms per 1e6 points).
