@@ -300,10 +300,11 @@ def _greek(par: str) -> str:
 
 
 def _null_share_verdict(hits: int, n: int, chance: int) -> str:
-    """Most fits must beat their null; no more than the null's chance count contradicts."""
+    """Most fits must beat their null; no more than the null's chance count (and fewer than
+    half) contradicts."""
     if hits * 2 > n:
         return REPRODUCED
-    if hits <= chance:
+    if hits <= chance and hits * 2 < n:
         return NOT_REPRODUCED
     return INCONCLUSIVE
 
@@ -326,11 +327,14 @@ def _where_words(kind: str, counts: dict) -> str:
         )
     if pooled == REPRODUCED and coord == REPRODUCED:
         return f"{what.capitalize()} in both views: per coordinate too, not only a mixture."
-    if coord == REPRODUCED:
+    if pooled == NOT_REPRODUCED and coord == REPRODUCED:
         return f"{what.capitalize()} per coordinate across draws, not in the pooled view."
     if pooled == NOT_REPRODUCED and coord == NOT_REPRODUCED:
         return f"No {what} in either view beyond what a Gaussian null gives."
-    return f"{what.capitalize()}: no clear verdict in at least one view."
+    return (
+        f"{what.capitalize()}: pooled view {pooled or 'not fitted'}, per-coordinate view "
+        f"{coord or 'not fitted'}."
+    )
 
 
 def claims_frame(claims: list[Claim]) -> pd.DataFrame:
