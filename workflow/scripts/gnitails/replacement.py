@@ -72,6 +72,7 @@ from gnitails.losses import LossFn
 from gnitails.models import Net
 from gnitails.regulariser import regulariser
 from gnitails.stable import fit, sample
+from gnitails.stable.sampler import MAX_OVERFLOW, overflow_share
 
 KINDS = {
     "replace_s1": "stable",
@@ -230,10 +231,14 @@ def draw(law: Mapping, shape, generator, dtype=torch.float32):
         xi = xi * (math.sqrt(2) * law["scale"]) + law["loc"]
     else:
         precision = "float32" if dtype == torch.float32 else "float64"
+        if overflow_share(law["alpha"], law["scale"], np.float32) > MAX_OVERFLOW:
+            # A pooled fit can give alpha ~ 0.1, whose draws overflow float32: draw in float64
+            # and let the cast make them +-inf, which is what such a law injects.
+            precision = "float64"
         xi = sample(
             *args, parametrization="S0", dtype=precision, seed=generator, backend="torch",
             device=generator.device,
-        )  # fmt: skip
+        ).to(dtype)  # fmt: skip
     return xi if scales is None else xi * scales.to(xi.dtype)
 
 
