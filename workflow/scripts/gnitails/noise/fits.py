@@ -16,9 +16,10 @@ null (``n_null`` replicates through the same standardisation and estimator; colu
 :data:`gnitails.tails.COLUMNS`, seeded from the dump's ids and the array's key); ``coords``,
 ``draws`` and the other estimators' rows are descriptive (null columns NaN).
 
-Estimators come from :mod:`gnitails.stable`, locations in S1 (``loc_s0`` converted), 95% CIs
-from the Cramer-Rao bound where it is tabled (alpha >= 1.1), else an ``n_boot``-replicate
-block bootstrap; Mohammadi's from its per-block spread. Mohammadi runs on the demeaned sample
+Estimators come from :mod:`gnitails.stable`, locations in S1 (``loc_s0`` converted), 95% CIs:
+ECF's calibrated intervals (:mod:`gnitails.stable.intervals`); quantile's from the Cramer-Rao
+bound where it is tabled (alpha >= 1.1), else an ``n_boot``-replicate block bootstrap;
+Mohammadi's from its per-block spread. Mohammadi runs on the demeaned sample
 (it assumes a centred law). A sample that cannot be fitted (too few points, constant) gives a
 row of NaNs whose ``note`` says why.
 """
@@ -78,9 +79,12 @@ NAN = math.nan
 
 
 def _fit(x: np.ndarray, estimator: str, n_boot: int):
-    """CRB intervals where tabled, else a small block bootstrap (the costly part of a table)."""
+    """ECF: the calibrated intervals (valid near alpha = 2, |beta| = 1 and below alpha 1.1, at
+    the cost of a few point fits); quantile: CRB where tabled, else a small block bootstrap."""
+    if estimator == "ecf":
+        return fit(x, "ecf"), ""
     r = fit(x, estimator, uncertainty="crb")
-    if estimator != "mohammadi" and math.isnan(r.se.get("alpha", NAN)) and n_boot > 0:
+    if math.isnan(r.se.get("alpha", NAN)) and n_boot > 0:
         try:
             return fit(x, estimator, uncertainty="bootstrap", n_boot=n_boot), ""
         except ValueError as exc:  # too many degenerate replicates: keep the point estimate

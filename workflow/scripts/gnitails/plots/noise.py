@@ -273,7 +273,7 @@ def _tail_legend(steps, colors) -> list:
             color="0.3",
             label="open: inside the null band",
         ),
-        Line2D([], [], color="0.3", label="95% CI (Cramér–Rao), clipped to the range"),
+        Line2D([], [], color="0.3", label="95% CI of the fit, clipped to the range"),
     ]
     return handles
 
