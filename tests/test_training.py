@@ -340,3 +340,23 @@ def test_noise_dump_snapshot_plan():
     exp["noise_dump"] = {"run": "m7"}
     with pytest.raises(ValueError, match="not a run"):
         noise_dump_run(exp)
+
+
+def test_a_diverging_run_fails_naming_the_run_and_the_learning_rate(tmp_path, sinusoids):
+    from gnitails.errors import TrainingDivergedError
+
+    exp = exp_with(SIN_EXP, lr=1e6)
+    with pytest.raises(TrainingDivergedError, match=r"run m1 seed 0: .*non-finite at step 10"):
+        train_run(exp, sinusoids, run="m1", seed=0, out_dir=tmp_path, **QUIET)
+    assert not (tmp_path / "metrics.parquet").exists()
+
+
+def test_a_diverging_replacement_arm_records_divergence_as_an_outcome(tmp_path, sinusoids):
+    exp = exp_with(
+        SIN_EXP, rules=["gni_m", "replace_gauss"], lr=1e6, replace_mean="explicit", steps=40
+    )
+    result = train_run(exp, sinusoids, run="replace_gauss", seed=0, out_dir=tmp_path, **QUIET)
+    metrics = pd.read_parquet(tmp_path / "metrics.parquet")
+    assert metrics["step"].tolist() == [0, 10, 20, 30, 40]  # every record step, as a full run
+    assert np.isfinite(metrics["train_loss"].iloc[0])
+    assert metrics["train_loss"].iloc[1:].isna().all() and result.steps == 40

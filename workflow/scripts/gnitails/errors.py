@@ -8,6 +8,10 @@ class InputFileError(ValueError):
     values; the message names the file, what is wrong and how to rebuild it."""
 
 
+class TrainingDivergedError(RuntimeError):
+    """The clean training loss of a run that is not meant to diverge became non-finite."""
+
+
 def rebuild_hint(path) -> str:
     """The command that rebuilds one pipeline output."""
     return f"rebuild it with: snakemake --cores 1 --forcerun {path}"

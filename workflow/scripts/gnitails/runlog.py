@@ -10,10 +10,10 @@ from pathlib import Path
 
 from gnitails.config import ConfigError
 from gnitails.data.errors import DataError
-from gnitails.errors import InputFileError
+from gnitails.errors import InputFileError, TrainingDivergedError
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-EXPECTED = (InputFileError, ConfigError, DataError)
+EXPECTED = (InputFileError, ConfigError, DataError, TrainingDivergedError)
 
 
 @contextmanager

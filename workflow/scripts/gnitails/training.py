@@ -43,6 +43,7 @@ from torch import Tensor
 
 from gnitails.config import ConfigError, load_schema, schema_errors
 from gnitails.data.prepared import Prepared
+from gnitails.errors import TrainingDivergedError
 from gnitails.gni import NoiseSampler, NoiseSpec, noisy_loss
 from gnitails.losses import accuracy, per_example_loss
 from gnitails.models import ModelSpec, Net, build_model
@@ -595,6 +596,30 @@ def _train(
             return loss_fn(out, yb).mean() + r, r
         return noisy_loss(net, xb, yb, loss_fn, noise, run.m, sampler), None
 
+    def is_record_step(s: int) -> bool:
+        return bool(
+            (spec.eval_every and s % spec.eval_every == 0)
+            or s == total
+            or (record_every_epoch and s % record_every_epoch == 0)
+        )
+
+    def diverged(s: int) -> None:
+        """A non-finite loss: an outcome for a replacement arm (its remaining records are NaN,
+        its remaining snapshots the diverged weights), a failure for every other run."""
+        if replacement is None:
+            raise TrainingDivergedError(
+                f"{where}: run {run.name} seed {seed}: the clean training loss became non-finite "
+                f"at step {s}; lower {where}.training.lr (now {spec.lr})"
+            )
+        log(f"{where} {run.name} seed {seed}: diverged at step {s} (an outcome of this arm)")
+        nan = float("nan")
+        for later in range(s + 1, total + 1):
+            if later in snapshot_set:
+                snapshot(later)
+            if is_record_step(later):
+                empty = {c: nan for c in METRIC_COLUMNS}
+                rows.append({**empty, "step": later, "epoch": later / steps_per_epoch})
+
     progress = Progress(f"{run.name} seed {seed}", total, step, progress_every_s, log)
     if step == 0:
         if 0 in snapshot_set:
@@ -615,16 +640,16 @@ def _train(
         step += 1
         if step in snapshot_set:
             snapshot(step)
-        if (
-            (spec.eval_every and step % spec.eval_every == 0)
-            or step == total
-            or (record_every_epoch and step % record_every_epoch == 0)
-        ):
+        if is_record_step(step):
             record(step)
             last = rows[-1]
             progress.update(
                 step, f"train_loss={last['train_loss']:.4g} test_loss={last['test_loss']:.4g}"
             )
+            if not math.isfinite(last["train_loss"]):
+                diverged(step)
+                step = total
+                break
         else:
             progress.update(step)
         if state_path is not None and step % checkpoint_every == 0 and step < total:
