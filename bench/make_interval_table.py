@@ -11,10 +11,10 @@ Two parts (see ``gnitails.stable.intervals`` for how they are used):
   no simulation, no pdf. beta's sd is infinite at alpha = 2.
 * ``K_REG``: the factor on beta's sd where beta comes from the regression alone (the GMM
   step keeps it fixed for alpha >= 1.99), from simulation (``regression_factor``).
-* ``C2``: the second-order term at alpha = 2. For Gaussian data the fit returns alpha-hat = 2
-  about half of the time and otherwise 2 - alpha-hat = O(1/n). ``C2`` is the largest, over
-  ``C2_N``, of the simulated 95% points of n (2 - alpha-hat) (``C2_Q``), from ``--reps``
-  Gaussian samples per n fitted by ``fit_batch`` (the same estimator as ``fit``).
+* ``C2_Q``: the second-order term at alpha = 2. For Gaussian data the fit returns alpha-hat = 2
+  about half of the time and otherwise 2 - alpha-hat = O(1/n). ``C2_Q`` holds the simulated
+  95% points of n (2 - alpha-hat) at n = ``C2_N``, from ``--reps`` Gaussian samples per n
+  fitted by ``fit_batch`` (the same estimator as ``fit``); ``C2`` is their largest.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from gnitails.stable.intervals import Z95, asymptotic_cov, sd_corr, standard_sd
 PKG = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "gnitails" / "stable"
 ALPHAS = np.round(
     np.r_[
-        np.arange(0.2, 1.9, 0.025),
+        np.arange(0.1, 1.9, 0.025),  # 0.1: the fit's floor for alpha
         np.arange(1.9, 1.99, 0.01),
         [1.99, 1.992, 1.994, 1.996, 1.998, 1.999, 1.9995, 1.9998, 1.9999, 2.0],
     ],

@@ -19,8 +19,9 @@ quoting estimate +- 1.96 sd:
   the limits of the unclipped ones, so they are covered too.
 * **Second-order term at alpha = 2.** For Gaussian data the fit gives alpha-hat = 2 about half
   of the time and otherwise 2 - alpha-hat = O(1/n), not O(1/sqrt(n)): simulated,
-  n (2 - alpha-hat) has its 97.5% point at ``C2`` (about 32). L(alpha0) adds this term in
-  quadrature, L = alpha0 - sqrt((1.96 sd)^2 + (C2 / n)^2).
+  n (2 - alpha-hat) has its 95% point at C2(n) = 21-26 (``C2_Q`` at ``C2_N``; one-sided, as
+  alpha-hat cannot exceed 2). L(alpha0) adds this term in quadrature,
+  L = alpha0 - sqrt((1.96 sd)^2 + (C2(n) / n)^2).
 * **beta where alpha = 2 cannot be excluded.** At alpha = 2 the law does not depend on beta,
   so when the alpha interval reaches 2 the beta interval is [-1, 1]. Otherwise beta is
   inverted at every alpha0 in the alpha interval (a union, projected: ``beta_interval``).
@@ -106,7 +107,8 @@ def _table() -> dict:
         "betas": t.BETAS,
         "log_sd": np.log(t.SD),
         "corr": t.CORR,
-        "c2": float(t.C2),
+        "c2_n": np.log(t.C2_N.astype(float)),
+        "c2_q": t.C2_Q,
         "k_reg": float(t.K_REG),
     }
 
@@ -165,9 +167,16 @@ def _hull(cand: np.ndarray, accept, lo_lim: float, hi_lim: float):
     return float(ends[0]), float(ends[1])
 
 
+def second_order(n: int) -> float:
+    """C2(n): the simulated 95% point of n (2 - alpha-hat) for Gaussian data, interpolated
+    in log n (held constant beyond the simulated range, 1e3 to 1e5)."""
+    tab = _table()
+    return float(np.interp(math.log(n), tab["c2_n"], tab["c2_q"]))
+
+
 def alpha_band(alpha0, beta, n: int, z: float = Z95):
     """Acceptance region [L, U] of alpha-hat when the truth is alpha0 (vectorised)."""
-    c2 = _table()["c2"]
+    c2 = second_order(n)
     s = standard_sd(alpha0, beta, col=0) / math.sqrt(n)
     return alpha0 - np.hypot(z * s, c2 / n), alpha0 + z * s
 
@@ -175,7 +184,7 @@ def alpha_band(alpha0, beta, n: int, z: float = Z95):
 def alpha_interval(alpha_hat: float, beta_hat: float, n: int, z: float = Z95):
     """All alpha0 in (0, 2] whose acceptance region contains alpha_hat."""
     lo_lim = float(_table()["alphas"][0])
-    s_hat = standard_sd(alpha_hat, beta_hat)[0] / math.sqrt(n) + _table()["c2"] / n
+    s_hat = standard_sd(alpha_hat, beta_hat, col=0) / math.sqrt(n) + second_order(n) / n
     cand = np.unique(
         np.concatenate(
             [
@@ -191,7 +200,10 @@ def alpha_interval(alpha_hat: float, beta_hat: float, n: int, z: float = Z95):
         low, up = alpha_band(a0, beta_hat, n, z)
         return (low <= alpha_hat) & (alpha_hat <= up)
 
-    return _hull(cand, accept, lo_lim, 2.0)
+    lo, hi = _hull(cand, accept, lo_lim, 2.0)
+    # the fit stops at alpha = 0.1 (the table's floor): accepted there, nothing smaller is
+    # excluded either
+    return (0.0 if lo <= lo_lim else lo), hi
 
 
 def beta_interval(alpha_hat, beta_hat, a_hi, n: int, beta_from: str = "gmm", z: float = Z95):
@@ -247,7 +259,8 @@ def calibrated(alpha, beta, scale, loc0, n: int, parametrization: str = "S1",
     se["loc"] = loc_se[parametrization]
     loc = loc0 if parametrization == "S0" else _to_s1(alpha, beta, scale, loc0)
     ci["loc"] = (loc - z * se["loc"], loc + z * se["loc"])
-    clipped = [k for k, v in (("alpha", a_hi >= 2.0), ("beta", b_lo <= -1.0 or b_hi >= 1.0)) if v]
+    edges = (("alpha", a_hi >= 2.0 or a_lo <= 0.0), ("beta", b_lo <= -1.0 or b_hi >= 1.0))
+    clipped = [k for k, v in edges if v]
     return {k: float(v) for k, v in se.items()}, ci, clipped, loc_se
 
 
