@@ -22,15 +22,16 @@ K = 64  # noise_dump.draws of the default config
 # Every array shape the default config dumps (z_mc, weights and biases): sin_add's 4x64 ReLU
 # net on 1-D inputs, digits_mult's 1x32 net on 64 pixels and 10 classes.
 SHAPES = [(64, 1), (64,), (64, 64), (1, 64), (1,), (32, 64), (32,), (10, 32), (10,)]
-REPEATS, N_NULL = 20, 19  # ~40 s CPU in all; bench/bench_tails.py runs more
+REPEATS, N_NULL = 12, 39  # ~40 s CPU in all; bench/bench_tails.py runs more
 FP_RATE = 0.10
 
 
 def tolerance(trials: int) -> int:
     """The binomial tolerance: more false positives than this in ``trials`` is evidence, at the
-    0.1% level, of a rate above 10%. Per shape (20 repeats): 7, which a rate of 55% (the CRB
-    criterion this replaces had 55-100%) exceeds with probability 0.94; over all shapes and
-    views (240 trials): 37, which a rate of 20% exceeds with probability 0.8."""
+    0.1% level, of a rate above 10% (the nominal rate is at most 2.5% + 5%). Per shape (12
+    repeats): 5, which a rate of 60% (the CRB criterion this replaces had 55-100%) exceeds
+    with probability 0.84; over all shapes and views (144 trials): 27, which a rate of 25%
+    exceeds with probability 0.98."""
     return int(stats.binom.ppf(0.999, trials, FP_RATE))
 
 
@@ -80,8 +81,9 @@ def test_false_positive_rate_over_every_shape_and_view(false_positives):
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_stable_noise_is_called_heavy(view):
-    """Power: alpha = 1.5 stable entries with the same scale structure are called heavy, and
-    with beta = 0.8 skewed, in most repeats."""
+    """Power: alpha = 1.5, beta = 0.8 stable entries with the same scale structure are called
+    heavy in most repeats, and skewed per coordinate (the pooled view's null beta-hat spreads
+    over most of [-1, 1]: near alpha = 2 beta is barely identified, so its skew test is weak)."""
     rng = np.random.default_rng(7)
     heavy = skewed = 0
     for rep in range(8):
@@ -89,7 +91,9 @@ def test_stable_noise_is_called_heavy(view):
         t = tail_test(scaled_noise((32, 64), rng, draw), view, N_NULL, null_rng("power", rep))
         heavy += t.heavy
         skewed += t.skewed
-    assert heavy >= 7 and skewed >= 7
+    assert heavy >= 7
+    if view == "per_coordinate":
+        assert skewed >= 7
 
 
 def test_views_are_invariant_to_the_scales_they_remove():
@@ -130,7 +134,7 @@ def test_pooled_null_keeps_the_dead_entries():
     z = scaled_noise((16, 20), rng)
     z[0, :, :3] = 0.0  # three dead inputs
     z[0, 4, 5] = 0.0  # one isolated zero in a live row and column
-    t = tail_test(z, "pooled", 5, null_rng("dead"))
+    t = tail_test(z, "pooled", 39, null_rng("dead"))
     assert isinstance(t, TailTest) and np.isfinite(t.null_alpha).all()
     assert (pooled_sample(z) == 0).sum() == 1
 
@@ -151,9 +155,9 @@ def test_p_values_and_verdicts_follow_the_null_quantiles():
 
 def test_nulls_are_reproducible_and_tied_to_their_ids():
     z = scaled_noise((10, 32), np.random.default_rng(4))
-    a = tail_tests(z, 5, "e", "m1", 0, 100, "z_mc/weight/2")
-    b = tail_tests(z, 5, "e", "m1", 0, 100, "z_mc/weight/2")
-    c = tail_tests(z, 5, "e", "m1", 0, 200, "z_mc/weight/2")
+    a = tail_tests(z, 39, "e", "m1", 0, 100, "z_mc/weight/2")
+    b = tail_tests(z, 39, "e", "m1", 0, 100, "z_mc/weight/2")
+    c = tail_tests(z, 39, "e", "m1", 0, 200, "z_mc/weight/2")
     for view in VIEWS:
         assert np.array_equal(a[view].null_alpha, b[view].null_alpha)
         assert not np.array_equal(a[view].null_alpha, c[view].null_alpha)
@@ -162,11 +166,11 @@ def test_nulls_are_reproducible_and_tied_to_their_ids():
 def test_no_test_without_a_sample_and_bad_arguments():
     z = np.ones((K, 8, 8), np.float32)  # no spread: no live entry, no live coordinate
     for view in VIEWS:
-        assert tail_test(z, view, 5, null_rng()).startswith("too few points")
-    assert "no pooled view" in tail_test(z[:, 0], "pooled", 5, null_rng())
+        assert tail_test(z, view, 39, null_rng()).startswith("too few points")
+    assert "no pooled view" in tail_test(z[:, 0], "pooled", 39, null_rng())
     z[0, 0, 0] = np.inf
-    assert "non-finite" in tail_test(z + np.arange(64.0).reshape(8, 8), "pooled", 5, null_rng())
-    with pytest.raises(ValueError, match="n_null"):
-        tail_test(z, "pooled", 0, null_rng())
+    assert "non-finite" in tail_test(z + np.arange(64.0).reshape(8, 8), "pooled", 39, null_rng())
+    with pytest.raises(ValueError, match="n_null must be at least 39"):
+        tail_test(z, "pooled", 38, null_rng())
     with pytest.raises(ValueError, match="view"):
         view_sample(z, "columns")

@@ -22,8 +22,10 @@ invariant to row scales but not to column scales (a row's MAD mixes its columns'
 its null uses the fitted r_i c_j: a parametric bootstrap. tests/test_tails.py measures both
 false-positive rates at every dumped shape.
 
-Verdicts: "heavy" when alpha-hat lies below the null's 2.5% quantile (one-sided), "skewed"
-when beta-hat lies outside the null's 2.5-97.5% range (two-sided).
+Verdicts, from Monte-Carlo p-values (exact levels whatever ``n_null``; with fewer than 39
+replicates no verdict can be reached): "heavy" when p_alpha = (1 + #{null alpha-hat <=
+alpha-hat}) / (1 + n_null) <= 2.5%, i.e. alpha-hat below the null's 2.5% quantile; "skewed"
+when the two-sided p_beta <= 5%, i.e. beta-hat outside the null's 2.5-97.5% range.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from gnitails.stable import fit_batch
 
 VIEWS = ("pooled", "per_coordinate")
 SAMPLE_OF_VIEW = {"pooled": "standardized", "per_coordinate": "per_coordinate"}
-LEVEL = 0.05  # heavy: alpha-hat below the null's 2.5% quantile; skewed: outside 2.5-97.5%
+LEVEL = 0.05  # heavy: one-sided p_alpha <= LEVEL / 2; skewed: two-sided p_beta <= LEVEL
+MIN_NULL = 39  # the fewest replicates with which p_alpha can reach 2.5%
 MIN_POINTS = 20  # the ECF fit's minimum sample size
 CHUNK_VALUES = 1 << 22  # null values generated and fitted at once (32 MiB of float64)
 COLUMNS = (
@@ -86,12 +89,13 @@ class TailTest:
 
     @property
     def heavy(self) -> bool:
-        return bool(self.alpha < self._quantiles(self.null_alpha)[1])
+        """p_alpha <= 2.5%: an exact level-2.5% test for any n_null (never below 39)."""
+        return bool(self.p_alpha <= LEVEL / 2 + 1e-12)  # (1 + k) / (1 + B): float-exact
 
     @property
     def skewed(self) -> bool:
-        _, lo, hi = self._quantiles(self.null_beta)
-        return bool(self.beta < lo or self.beta > hi)
+        """p_beta <= 5%: an exact level-5% test for any n_null (never below 39)."""
+        return bool(self.p_beta <= LEVEL + 1e-12)
 
     def columns(self) -> dict:
         """The fits table's null columns (see docs/noise.md)."""
@@ -219,8 +223,11 @@ def _fit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def tail_test(arr: np.ndarray, view: str, n_null: int, rng: np.random.Generator) -> TailTest | str:
     """The test of one view of a (K, *shape) noise array against ``n_null`` null replicates;
     a string saying why when there is none (view undefined, too few points, non-finite)."""
-    if n_null < 1:
-        raise ValueError(f"n_null must be a positive integer, got {n_null!r}")
+    if n_null < MIN_NULL:
+        raise ValueError(
+            f"n_null must be at least {MIN_NULL} (fewer cannot reach a 2.5% p-value), got "
+            f"{n_null!r}"
+        )
     arr = np.asarray(arr)
     x = view_sample(arr, view)
     if x is None:
