@@ -148,7 +148,8 @@ def markdown(res: dict) -> str:
         "Target 92-98 in every row of the first table. At alpha = 2 the beta column is the "
         'worst over beta0 in {-1, -0.5, 0, 0.5, 1} (every beta is true there). "CRB" is the '
         'Cramer-Rao interval at the same estimates (the previous default). "beta = [-1, 1]" is '
-        "how often the beta interval was the whole range.",
+        "how often the beta interval was the whole range. The CRB is not available below "
+        "alpha 1.1 (NaN: counted as not covering).",
         "",
     ]
     for title, key in (("Target grid", "target"), ("Extra cells", "extra")):
@@ -217,6 +218,12 @@ def band(cells: list[dict]) -> dict:
         "beta_in": sum(ok["beta"]),
         "outside": outside,
     }
+
+
+def render(stem: str) -> None:
+    """Rewrite results/<stem>.md from results/<stem>.json (after editing ``markdown``)."""
+    res = json.loads((OUT / f"{stem}.json").read_text())
+    (OUT / f"{stem}.md").write_text(markdown(res))
 
 
 def main(argv=None) -> int:
