@@ -161,6 +161,9 @@ def test_tail_claims_count_fits_heavy_against_their_null_per_view():
     assert heavy_coord.verdict == NOT_REPRODUCED and "1 of 10" in heavy_coord.evidence
     assert heavy_coord.p_value == pytest.approx(1 - 0.975**10)
     assert "median α̂ 1.970, null median 1.960" in heavy_coord.evidence
+    with_kurtosis = fits.assign(coord_kurtosis_med=0.1, coord_kurtosis_q90=6.0)
+    _, heavy_coord, *_ = claims_tails(with_kurtosis, "e")
+    assert "across draws: median 0.1, 90% quantile 6" in heavy_coord.evidence
     assert "pooled view only: a scale-mixture effect" in heavy_coord.evidence
     assert skew_pooled.verdict == REPRODUCED and skew_coord.verdict == NOT_REPRODUCED
     assert "across coordinates only" in skew_pooled.evidence

@@ -207,6 +207,9 @@ def test_samples_and_fits_table(tmp_path, small_dump):
     assert (tested["null_alpha_lo"] <= tested["null_alpha_med"]).all()
     assert tested["p_alpha"].between(1 / 40, 1).all()  # (1 + hits) / 40
     assert table.loc[table["n_null"] == 0, "heavy"].isna().all()
+    per_coord = table["sample"] == "per_coordinate"
+    assert table.loc[per_coord, "coord_kurtosis_med"].notna().any()
+    assert table.loc[~per_coord, ["coord_kurtosis_med", "coord_kurtosis_q90"]].isna().all().all()
     w2 = tested[(tested.layer == 2) & (tested.param == "weight")]
     views = {s: view_sample(a, v).size for v, s in SAMPLE_OF_VIEW.items()}
     assert w2.set_index("sample")["n"].to_dict() == views and views["per_coordinate"] % 24 == 0

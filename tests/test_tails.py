@@ -10,6 +10,7 @@ from gnitails.stable import sample
 from gnitails.tails import (
     VIEWS,
     TailTest,
+    coordinate_kurtosis,
     coordinate_standardize,
     null_rng,
     pooled_sample,
@@ -126,6 +127,15 @@ def test_per_coordinate_view_matches_a_loop_and_drops_constant_coordinates():
         expect.append((x[:, j] - med) / (1.4826 * np.median(np.abs(x[:, j] - med))))
     np.testing.assert_allclose(got, expect, rtol=1e-5)
     assert coordinate_standardize(x.T.astype(np.float32))[1].tolist() == [1, 1, 0, 1, 0]
+
+
+def test_coordinate_kurtosis_separates_the_typical_coordinate_from_a_minority():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4000, 20))
+    x[:, :3] = rng.laplace(size=(4000, 3))  # 3 of 19 coordinates: excess kurtosis 3
+    x[:, 5] = 1.0  # constant: left out
+    med, q90 = coordinate_kurtosis(x)
+    assert abs(med) < 0.15 and q90 == pytest.approx(3, abs=0.8)
 
 
 def test_pooled_null_keeps_the_dead_entries():

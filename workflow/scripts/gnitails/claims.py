@@ -287,12 +287,24 @@ def claims_tails(fits: pd.DataFrame, experiment: str) -> list[Claim]:
                 f"{'2.5% quantile' if kind == 'heavy' else '2.5–97.5% range'} "
                 f"(a Gaussian Z: {share:.1%} each, so ≤ {chance} of {n} by chance); "
                 f"median {_greek(par)} {g[par].median():.3f}, null median "
-                f"{g[f'null_{par}_med'].median():.3f}. {words} "
+                f"{g[f'null_{par}_med'].median():.3f}{_coordinate_words(g, kind)}. {words} "
                 "Estimate: share of fits [95% CI]; reproduced when most fits are, not "
                 "reproduced when no more than chance, else inconclusive"
             )
             claims.append(claim)
     return claims
+
+
+def _coordinate_words(g: pd.DataFrame, kind: str) -> str:
+    """For the per-coordinate view's tails: whether the typical coordinate or a minority of
+    coordinates departs from Gaussian (medians over fits of the per-coordinate quantiles)."""
+    if kind != "heavy" or "coord_kurtosis_med" not in g or g["coord_kurtosis_med"].isna().all():
+        return ""
+    med, q90 = g["coord_kurtosis_med"].median(), g["coord_kurtosis_q90"].median()
+    return (
+        f"; excess kurtosis of a coordinate across draws: median {med:.2g}, 90% quantile "
+        f"{q90:.2g} (medians over fits)"
+    )
 
 
 def _greek(par: str) -> str:

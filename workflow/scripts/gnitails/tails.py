@@ -186,6 +186,22 @@ def per_coordinate_sample(arr: np.ndarray) -> np.ndarray | None:
     return std[keep].ravel()
 
 
+def coordinate_kurtosis(arr: np.ndarray) -> tuple[float, float]:
+    """Median and 90% quantile over the per-coordinate view's coordinates of each one's excess
+    kurtosis across its K draws (moment estimator, scipy's bias=True): whether the typical
+    coordinate or a minority departs from Gaussian (0). NaN when the view is empty."""
+    if arr.shape[0] < 2:
+        return math.nan, math.nan
+    coords = _coordinates(arr).astype(np.float64)
+    _, keep = coordinate_standardize(coords.astype(np.float32))
+    dev = coords[keep] - coords[keep].mean(axis=1, keepdims=True)
+    m2, m4 = (dev**2).mean(axis=1), (dev**4).mean(axis=1)
+    k = m4 / m2**2 - 3
+    if k.size == 0:
+        return math.nan, math.nan
+    return float(np.median(k)), float(np.quantile(k, 0.9))
+
+
 def _per_coordinate_null(
     arr: np.ndarray, n: int, size: int, rng: np.random.Generator
 ) -> np.ndarray:

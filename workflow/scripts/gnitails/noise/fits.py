@@ -63,13 +63,16 @@ COLUMNS = (
     "uncertainty",
     "coordinate",
     "dead_fraction",
+    "coord_kurtosis_med",
+    "coord_kurtosis_q90",
     *tails.COLUMNS,
     "note",
 )
 FLOATS = [
     "alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi", "scale", "loc_s1", "loc_s0",
-    "skewness", "kurtosis", "gof", "dead_fraction", "null_alpha_med", "null_alpha_lo",
-    "null_alpha_hi", "null_beta_med", "null_beta_lo", "null_beta_hi", "p_alpha", "p_beta",
+    "skewness", "kurtosis", "gof", "dead_fraction", "coord_kurtosis_med", "coord_kurtosis_q90",
+    "null_alpha_med", "null_alpha_lo", "null_alpha_hi", "null_beta_med", "null_beta_lo",
+    "null_beta_hi", "p_alpha", "p_beta",
 ]  # fmt: skip
 # The noise the claims test gets both views and their nulls; the others (Z_R = Z + a constant,
 # minibatch and forward noise) keep the pooled view, descriptive, which bounds the stage's cost.
@@ -164,6 +167,7 @@ def fit_arrays(
                 rng = tails.null_rng(*seed_ids, key, view)
                 tests[sample] = tails.tail_test(arr, view, n_null, rng)
         dead = float(1 - live.mean())
+        kurt = tails.coordinate_kurtosis(arr) if "per_coordinate" in samples else None
         for sample, (x, coord) in samples.items():
             for est in estimators:
                 row = {
@@ -178,6 +182,8 @@ def fit_arrays(
                     "dead_fraction": dead if sample == "coords" else NAN,
                     **_fit_row(x, est, n_boot),
                 }
+                if sample == "per_coordinate":
+                    row["coord_kurtosis_med"], row["coord_kurtosis_q90"] = kurt
                 test = tests.get(sample) if est == "ecf" else None
                 if isinstance(test, tails.TailTest):
                     row.update(test.columns())
