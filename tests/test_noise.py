@@ -208,6 +208,11 @@ def test_samples_and_fits_table(tmp_path, small_dump):
     assert tested["p_alpha"].between(1 / 40, 1).all()  # (1 + hits) / 40
     assert table.loc[table["n_null"] == 0, "heavy"].isna().all()
     per_coord = table["sample"] == "per_coordinate"
+    w2 = table[(table.layer == 2) & (table.param == "weight") & (table.estimator == "ecf")]
+    w2 = w2[w2.quantity == "z_mc"].set_index("sample")
+    kept = w2.loc["per_coordinate", "n"] / 24  # coordinates of the 8 x 8 W2 in the view
+    assert w2.loc["per_coordinate", "dead_fraction"] == pytest.approx(1 - kept / 64)
+    assert w2.loc["per_coordinate", "dead_fraction"] >= w2.loc["coords", "dead_fraction"]
     assert table.loc[per_coord, "coord_kurtosis_med"].notna().any()
     assert table.loc[~per_coord, ["coord_kurtosis_med", "coord_kurtosis_q90"]].isna().all().all()
     w2 = tested[(tested.layer == 2) & (tested.param == "weight")]

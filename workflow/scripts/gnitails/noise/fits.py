@@ -166,7 +166,12 @@ def fit_arrays(
             if n_null > 0 and tested:
                 rng = tails.null_rng(*seed_ids, key, view)
                 tests[sample] = tails.tail_test(arr, view, n_null, rng)
-        dead = float(1 - live.mean())
+        # coordinates left out: constant over the K draws (coords), or of zero MAD across them
+        # (per_coordinate: more than half the draws equal, e.g. ReLU-gated weights)
+        left_out = {"coords": float(1 - live.mean())}
+        if "per_coordinate" in samples:
+            kept = samples["per_coordinate"][0].size / flat.shape[0]
+            left_out["per_coordinate"] = float(1 - kept / flat.shape[1])
         kurt = tails.coordinate_kurtosis(arr) if "per_coordinate" in samples else None
         for sample, (x, coord) in samples.items():
             for est in estimators:
@@ -179,7 +184,7 @@ def fit_arrays(
                     "estimator": est,
                     "parametrization": "S1",
                     "coordinate": coord,
-                    "dead_fraction": dead if sample == "coords" else NAN,
+                    "dead_fraction": left_out.get(sample, NAN),
                     **_fit_row(x, est, n_boot),
                 }
                 if sample == "per_coordinate":
