@@ -1,6 +1,8 @@
 """`gnitails fit` / `gnitails sample` round trips and error messages (main(argv) in-process)."""
 
 import json
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -115,3 +117,42 @@ def test_argparse_rejects_bad_values(capsys):
             main(["sample", "x.npy", "--alpha", "1.5", option, value])
         assert e.value.code == 2
         assert f"{option} must" in capsys.readouterr().err
+
+
+def doc_console_examples(path):
+    """(command, expected output lines) for each `$ gnitails ...` in the page's console blocks."""
+    lines, out, block = path.read_text().splitlines(), [], False
+    for line in lines:
+        if line.startswith("```"):
+            block = line.strip() == "```console"
+            continue
+        if block and line.startswith("$ "):
+            out.append((line[2:], []))
+        elif block and out:
+            out[-1][1].append(line)
+    return out
+
+
+def _comparable(line: str) -> str:
+    return re.sub(r"\s+\(se [^)]*\)", "", line).rstrip()  # intervals are documented elsewhere
+
+
+def test_docs_worked_example_matches_the_cli(tmp_path, capsys, monkeypatch, root):
+    """docs/stable.md's console example, run here: same lines (standard errors aside), the same
+    numbers in its JSON excerpt, the same exit status."""
+    examples = doc_console_examples(root / "docs" / "stable.md")
+    assert len(examples) >= 3
+    monkeypatch.chdir(tmp_path)
+    for command, expected in examples:
+        cmd, _, tail = command.partition(";")
+        code = main(shlex.split(cmd)[1:])
+        out, err = capsys.readouterr()
+        got = (out + err).splitlines() + ([str(code)] if "echo $?" in tail else [])
+        if any("{" in e for e in expected):  # a JSON excerpt: compare the values it shows
+            data = json.loads(out)
+            for key, value in re.findall(r'"(\w+)": ([-\d.e+]+|"\w+")', " ".join(expected)):
+                want = json.loads(value)
+                exact = isinstance(want, (str, int))
+                assert data[key] == (want if exact else pytest.approx(want, rel=1e-12)), key
+        else:
+            assert [_comparable(g) for g in got] == [_comparable(e) for e in expected], command
