@@ -76,6 +76,7 @@ def test_seeded_deterministic_and_thread_invariant():
     g2 = sample(1.5, 0.5, size=10, seed=np.random.default_rng(1))
     np.testing.assert_array_equal(g1, g2)
     assert sample(1.1, 0.0, size=(3, 4), seed=0).shape == (3, 4)
+    assert sample(1.1, 0.0, size=0, seed=0).shape == (0,)
 
 
 class Pinned:

@@ -232,6 +232,8 @@ def s1_numpy(streams: Streams, n: int, law: CmsLaw, mult: float, add: float, out
     Arithmetic is in ``ws.dtype`` (the result is rounded to ``out.dtype`` after ``add``, so a
     float64 workspace avoids the cancellation of a large ``add``).
     """
+    if n == 0:
+        return out
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # ends give 0 and inf
         return _s1_numpy(streams, n, law, mult, add, out, ws)
 
