@@ -20,6 +20,7 @@ from .ecf import (
     DIRECT_MAX,
     _whitener,
     start_values,
+    stop_tolerance,
     summarize,
 )
 from .params import to_s1
@@ -136,6 +137,7 @@ def koutrouvelis_batch(src: BatchEcf, center, spread, max_iter: int = 10, tol: f
     scale, loc0 = spread.astype(float), center.astype(float)
     active, failed = np.ones(m, bool), np.zeros(m, bool)
     n = src.n
+    tol = stop_tolerance(n, tol)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:

@@ -167,6 +167,16 @@ def _ols(design: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(design, y, rcond=None)[0]
 
 
+def stop_tolerance(n: int, tol: float = 1e-5) -> float:
+    """The iteration's stopping step: ``tol``, or 5% of 1/sqrt(n) if larger.
+
+    The frequency counts change in steps with alpha, so near a step the iteration can cycle
+    with an amplitude of ~1e-4; steps far below the estimate's sampling error (~1/sqrt(n)) are
+    noise, and the GMM refinement that follows starts from wherever the iteration stopped.
+    """
+    return max(tol, 0.05 / np.sqrt(n))
+
+
 def koutrouvelis(
     src, center: float, spread: float, alpha0: float = 1.5, max_iter: int = 10, tol: float = 1e-5
 ) -> EcfFit:
@@ -180,6 +190,7 @@ def koutrouvelis(
     """
     alpha, beta, scale, loc0 = alpha0, 0.0, spread, center
     n = src.n
+    tol = stop_tolerance(n, tol)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported
