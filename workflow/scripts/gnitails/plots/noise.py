@@ -260,7 +260,9 @@ def _tail_legend(steps, colors) -> list:
         Line2D([], [], ls="none", marker=VIEW_MARKERS[s], color="0.3", label=lab)
         for s, lab in VIEW_LABELS.items()
     ]
-    handles += [Line2D([], [], color=colors[s], marker="o", label=f"step {s}") for s in steps]
+    handles += [
+        Line2D([], [], ls="none", color=colors[s], marker="o", label=f"step {s}") for s in steps
+    ]
     handles += [
         Patch(color="0.82", label="Gaussian null, 2.5–97.5% (tick: median)"),
         Line2D([], [], ls="none", marker="o", color="0.3", label="filled: outside the null"),
