@@ -67,7 +67,6 @@ rule fig_r_vs_gni:
 rule fig_noise_hist:
     input:
         dumps=figure_last_dumps("fig_noise_hist"),
-        fits=figure_fits("fig_noise_hist"),
     output:
         pdf="results/figures/fig_noise_hist.pdf",
         png=report(
@@ -75,6 +74,7 @@ rule fig_noise_hist:
             caption="../report/fig_noise_hist.rst",
             category="Gradient noise",
         ),
+        data="results/figures/fig_noise_hist.csv",
     log:
         "logs/figures/fig_noise_hist.log",
     conda:
@@ -86,7 +86,6 @@ rule fig_noise_hist:
 rule fig_forward_noise:
     input:
         dumps=figure_last_dumps("fig_forward_noise"),
-        fits=figure_fits("fig_forward_noise"),
     output:
         pdf="results/figures/fig_forward_noise.pdf",
         png=report(
@@ -94,6 +93,7 @@ rule fig_forward_noise:
             caption="../report/fig_forward_noise.rst",
             category="Gradient noise",
         ),
+        data="results/figures/fig_forward_noise.csv",
     log:
         "logs/figures/fig_forward_noise.log",
     conda:

@@ -8,7 +8,6 @@ from gnitails.runlog import rule_logging
 with rule_logging(snakemake) as log:
     rows, titles = density_rows(snakemake.input.dumps, "forward")
     fig, data = density_grid(rows, titles, xlabel="h̃_k − h_k entry (one draw)")
-    if hasattr(snakemake.output, "data"):
-        data.to_csv(snakemake.output.data, index=False, float_format="%.9g")
+    data.to_csv(snakemake.output.data, index=False, float_format="%.9g")
     save_figure(fig, snakemake.output.pdf, snakemake.output.png)
     log.info("fig_forward_noise: %d rows of panels", len(rows))
