@@ -49,10 +49,12 @@ def experiment_spec(wildcards):
 
 
 def run_spec(wildcards):
-    """The experiment block as one training run sees it: with only its own seed, so that adding
-    seeds to an experiment does not rerun the runs it already has (params trigger reruns).
+    """The experiment block as one training run sees it: with only its own seed and without
+    `noise_dump` (its snapshot steps come as their own param), so that adding seeds or changing
+    how the noise is fitted does not rerun the runs already trained (params trigger reruns).
     """
-    return {**experiment_spec(wildcards), "seeds": [int(wildcards.seed)]}
+    spec = {k: v for k, v in experiment_spec(wildcards).items() if k != "noise_dump"}
+    return {**spec, "seeds": [int(wildcards.seed)]}
 
 
 def experiment_dataset(wildcards):
