@@ -202,6 +202,25 @@ def koutrouvelis_batch(src: BatchEcf, center, spread, max_iter: int = 10, tol: f
     return alpha, beta, scale, loc0, failed
 
 
+def cf_jacobian(t, theta, h: float = 1e-6, clip_beta: bool = False) -> np.ndarray:
+    """Central differences of the real and imaginary CF on the rows' grids ``t`` in (alpha,
+    beta, scale, loc0), per row of ``theta``: shape (rows, 2 * len(t), 4). Steps of alpha stay
+    at or below 2 (one-sided at the boundary); with ``clip_beta`` those of beta stay in [-1, 1].
+    """
+    jac = np.empty((theta.shape[0], 2 * t.shape[-1], 4))
+    for k in range(4):
+        tp, tm = theta.copy(), theta.copy()
+        tp[:, k] += h
+        tm[:, k] -= h
+        if k == 0:
+            over = tp[:, 0] > 2.0
+            tp[over, 0], tm[over, 0] = 2.0, 2.0 - 2 * h
+        if k == 1 and clip_beta:
+            tp[:, 1], tm[:, 1] = np.minimum(tp[:, 1], 1.0), np.maximum(tm[:, 1], -1.0)
+        jac[:, :, k] = (_ri(_cf(t, tp)) - _ri(_cf(t, tm))) / (tp[:, k] - tm[:, k])[:, None]
+    return jac
+
+
 def gmm_refine_batch(src: BatchEcf, rows, alpha, beta, scale, loc0, n_freq=24, steps=3):
     """``ecf.gmm_refine`` on the given rows; returns (alpha, beta, scale, loc0)."""
     c, s = loc0, scale
@@ -214,17 +233,7 @@ def gmm_refine_batch(src: BatchEcf, rows, alpha, beta, scale, loc0, n_freq=24, s
     for _ in range(steps):
         sig = _ecf_covariance(t, theta)
         resid = obs - _ri(_cf(t, theta))
-        jac = np.empty(obs.shape + (4,))
-        for k in range(4):
-            tp, tm = theta.copy(), theta.copy()
-            tp[:, k] += h
-            tm[:, k] -= h
-            if k == 0:
-                over = tp[:, 0] > 2.0
-                tp[over, 0], tm[over, 0] = 2.0, 2.0 - 2 * h
-            if k == 1:
-                tp[:, 1], tm[:, 1] = np.minimum(tp[:, 1], 1.0), np.maximum(tm[:, 1], -1.0)
-            jac[:, :, k] = (_ri(_cf(t, tp)) - _ri(_cf(t, tm))) / (tp[:, k] - tm[:, k])[:, None]
+        jac = cf_jacobian(t, theta, h, clip_beta=True)
         delta = np.zeros_like(theta)
         try:  # W = root root' with root = inv(chol)': whiten by solving with chol
             chol = np.linalg.cholesky(sig)

@@ -54,7 +54,7 @@ def asymptotic_cov(alpha, beta, n_freq: int = 24) -> np.ndarray:
     (same shape). Frequencies and weights as in ``ecf.gmm_refine``; beta is always treated as
     free (its variance is infinite at alpha = 2, where the law does not depend on it).
     """
-    from .batch import _cf, _ecf_covariance, _ri
+    from .batch import _ecf_covariance, cf_jacobian
 
     a = np.atleast_1d(np.asarray(alpha, float)).ravel()
     b = np.atleast_1d(np.asarray(beta, float)).ravel()
@@ -65,16 +65,7 @@ def asymptotic_cov(alpha, beta, n_freq: int = 24) -> np.ndarray:
     w_val, w_vec = np.linalg.eigh(_ecf_covariance(t, theta))
     keep = w_val > 1e-9 * w_val[:, -1:]
     root = w_vec * np.where(keep, 1.0 / np.sqrt(np.where(keep, w_val, 1.0)), 0.0)[:, None, :]
-    h = 1e-6
-    jac = np.empty((a.size, 2 * n_freq, 4))
-    for k in range(4):
-        tp, tm = theta.copy(), theta.copy()
-        tp[:, k] += h
-        tm[:, k] -= h
-        if k == 0:
-            over = tp[:, 0] > 2.0
-            tp[over, 0], tm[over, 0] = 2.0, 2.0 - 2 * h
-        jac[:, :, k] = (_ri(_cf(t, tp)) - _ri(_cf(t, tm))) / (tp[:, k] - tm[:, k])[:, None]
+    jac = cf_jacobian(t, theta)
     a_w = np.swapaxes(root, 1, 2) @ jac
     cov = np.empty((a.size, 4, 4))
     at2 = a >= 2.0
