@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from gnitails.stable import crb_sd, fit, fit_batch, sample
-from machine import describe
+from machine import describe, write_results
 
 OUT = Path(__file__).resolve().parent / "results"
 TARGET = [(a, b, n) for n in (1_000, 100_000) for a in (1.5, 1.9, 1.98, 2.0) for b in (0.0, 0.5)]
@@ -256,11 +256,7 @@ def main(argv=None) -> int:
     ]
     res["loadavg_end"] = os.getloadavg()
     res["total_s"] = time.perf_counter() - t0
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "coverage_quick" if q else "coverage"
-    (OUT / f"{stem}.json").write_text(json.dumps(res, indent=1))
-    (OUT / f"{stem}.md").write_text(markdown(res))
-    print(markdown(res))
+    write_results("coverage_quick" if q else "coverage", res, markdown)
     return 0
 
 

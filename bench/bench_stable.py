@@ -12,7 +12,6 @@ Writes bench/results/stable.json (everything) and bench/results/stable.md (table
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ import numpy as np
 from scipy.stats import levy_stable
 
 from gnitails.stable import crb_sd, fit, sample
-from machine import describe
+from machine import describe, write_results
 
 ALPHAS = (1.2, 1.5, 1.8)
 BETAS = (-0.5, 0.0, 0.5)
@@ -294,11 +293,7 @@ def main(argv=None) -> int:
     res["loadavg_end"] = os.getloadavg()
     res["total_s"] = time.perf_counter() - t0
     res["targets"] = targets(res)
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "stable_quick" if q else "stable"
-    (OUT / f"{stem}.json").write_text(json.dumps(res, indent=1))
-    (OUT / f"{stem}.md").write_text(markdown(res))
-    print(markdown(res))
+    write_results("stable_quick" if q else "stable", res, markdown)
     return 0
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def describe() -> dict:
@@ -30,3 +34,13 @@ def describe() -> dict:
         "cuda": torch.cuda.is_available(),
         "loadavg_start": os.getloadavg(),
     }
+
+
+def write_results(stem: str, res: dict, markdown: Callable[[dict], str]) -> None:
+    """bench/results/{stem}.json (every number) and .md (for reading), also printed; the end
+    load average and total time are added by the caller before."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    text = markdown(res)
+    (RESULTS / f"{stem}.md").write_text(text)
+    print(text)
