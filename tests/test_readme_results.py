@@ -43,6 +43,7 @@ def test_block_is_replaced_from_results_and_spread_is_counted(tmp_path):
     assert "1 of 2" in text and "claim 1 (e): inconclusive → not reproduced" in text
     assert "| 0.25 |" in text
     assert (figures / "fig_a.png").read_bytes() == b"png"
+    assert "ξ against the real noise" not in text  # no replacement checks in these results
     assert readme_results.main([*args, "--also", str(b), "--check"]) == 0
     assert readme_results.main([*args, "--check"]) == 1  # without --also the block differs
 
@@ -52,3 +53,17 @@ def test_missing_results_name_the_file(tmp_path):
     readme.write_text("<!-- results:begin --><!-- results:end -->")
     with pytest.raises(SystemExit, match="table_claims.csv not found"):
         readme_results.main(["--results", str(tmp_path / "nothing"), "--readme", str(readme)])
+
+
+def test_replacement_checks_are_summarised_per_arm(tmp_path):
+    import pandas as pd
+
+    a = fake_results(tmp_path / "a", ["reproduced"])
+    for seed, ratio in ((0, 1.0), (1, 3.0)):
+        folder = a / "train" / "e" / "replace_s1" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        pd.DataFrame({"norm_ratio": [ratio, 2.0], "q99_ratio": [1.0, float("nan")]}).to_parquet(
+            folder / "replacement_checks.parquet"
+        )
+    lines = readme_results.checks_block(a)
+    assert lines[-1] == "| e | replace_s1 | 4 | 2 [1, 3] | 1 [1, 1] |"

@@ -75,10 +75,40 @@ def explicit_block(results: Path) -> list[str]:
     return ["", "The explicit effect against R (`table_explicit_effect.md`):", "", *table]
 
 
+def checks_block(results: Path) -> list[str]:
+    """The replacement arms' kick check (xi against Z at every refit), over seeds and refits."""
+    paths = sorted(results.glob("train/*/replace_*/seed*/replacement_checks.parquet"))
+    if not paths:
+        return []
+    frames = []
+    for path in paths:
+        frame = pd.read_parquet(path)
+        frame["experiment"], frame["arm"] = path.parts[-4], path.parts[-3]
+        frames.append(frame)
+    checks = pd.concat(frames, ignore_index=True).dropna(subset=["norm_ratio"])
+    lines = [
+        "",
+        "The replacement arms' noise ξ against the real noise Z at every refit "
+        "(`replacement_checks.parquet`; ratios of ξ to Z per tensor, over all seeds and refits):",
+        "",
+        "| experiment | arm | tensor × refits | norm ratio: median [min, max] "
+        "| 99% quantile ratio: median [min, max] |",
+        "|---|---|---|---|---|",
+    ]
+    for (exp, arm), g in checks.groupby(["experiment", "arm"], sort=True):
+        cells = [
+            f"{g[c].median():.3g} [{g[c].min():.3g}, {g[c].max():.3g}]"
+            for c in ("norm_ratio", "q99_ratio")
+        ]
+        lines.append(f"| {exp} | {arm} | {len(g)} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def block(results: Path, also: list[Path]) -> str:
     lines = claims_block(results)
     if also:
         lines += spread_block(claims(results), {p.as_posix(): claims(p) for p in also})
+    lines += checks_block(results)
     lines += explicit_block(results)
     return "\n".join([BEGIN, *lines, END])
 
