@@ -150,7 +150,7 @@ def gauss_legendre_sqrt_n_sd(alpha, beta):
     return np.sqrt(np.diag(np.linalg.inv(fisher)))
 
 
-@pytest.mark.parametrize(("alpha", "beta"), [(1.5, 0.5), (1.8, 0.25)])
+@pytest.mark.parametrize(("alpha", "beta"), [(1.5, 0.5)])  # ~30 s a cell on a quiet core
 def test_crb_table_matches_an_independent_quadrature(alpha, beta):
     """The shipped table within 0.2% of the Fisher information integrated here (it was up to
     1.4% optimistic: scipy's flat pdf near zeta gave finite differences spurious jumps)."""
