@@ -20,11 +20,17 @@ def rule_times(root: Path) -> pd.DataFrame:
     rows = []
     for tsv in sorted(root.glob("*/**/*.tsv")):
         rule = tsv.relative_to(root).parts[0]
-        rows.append({"rule": rule, "seconds": pd.read_csv(tsv, sep="\t")["s"].iloc[0]})
+        bench = pd.read_csv(tsv, sep="\t")
+        rows.append({"rule": rule, "seconds": bench["s"].iloc[0], "cpu": bench["cpu_time"].iloc[0]})
     df = pd.DataFrame(rows)
     return (
-        df.groupby("rule")["seconds"]
-        .agg(jobs="count", total="sum", longest="max")
+        df.groupby("rule")
+        .agg(
+            jobs=("seconds", "count"),
+            total=("seconds", "sum"),
+            longest=("seconds", "max"),
+            cpu=("cpu", "sum"),
+        )
         .sort_values("total", ascending=False)
         .reset_index()
     )
@@ -35,6 +41,7 @@ def main() -> None:
     parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks"))
     parser.add_argument("--total-seconds", type=float, default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/pipeline_default.md"))
+    parser.add_argument("--note", default="", help="how the machine was loaded, in words")
     args = parser.parse_args()
     table = rule_times(args.benchmarks)
     lines = [
@@ -46,9 +53,15 @@ def main() -> None:
             f"Wall time of `make run` from an empty results/: {args.total_seconds:.0f} s.",
             "",
         ]
-    lines += ["| rule | jobs | total s | longest job s |", "|---|---:|---:|---:|"]
+    if args.note:
+        lines += [args.note, ""]
     lines += [
-        f"| {r.rule} | {r.jobs} | {r.total:.1f} | {r.longest:.1f} |" for r in table.itertuples()
+        "| rule | jobs | total s | longest job s | CPU s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.rule} | {r.jobs} | {r.total:.1f} | {r.longest:.1f} | {r.cpu:.1f} |"
+        for r in table.itertuples()
     ]
     lines += ["", "Figure and table rules have no benchmark file; each takes a few seconds."]
     args.out.write_text("\n".join(lines) + "\n")
