@@ -142,7 +142,7 @@ def draw_quantile_curves(curves: pd.DataFrame, x: str, y: str):
         ax.set_title(name)
         ax.set_xlabel(AXIS_LABELS.get(x, x))
         ax.set_ylabel(AXIS_LABELS.get(y, y) + " (median, quartiles)")
-    for ax in axes:
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    for ax in axes:  # below each panel: the divergence counts differ between panels
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.tight_layout()
     return fig
