@@ -144,5 +144,5 @@ def draw_quantile_curves(curves: pd.DataFrame, x: str, y: str):
         ax.set_ylabel(AXIS_LABELS.get(y, y) + " (median, quartiles)")
     for ax in axes:  # below each panel: the divergence counts differ between panels
         ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.3)  # no tight_layout: it would shrink the axes to the legends
     return fig
