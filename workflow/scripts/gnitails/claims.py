@@ -131,8 +131,7 @@ REPLACEMENT_CLAIMS = {
     "replace_s1": (True, "fitted stable noise degrades training like M = 1 (corrected model)"),
     "replace_gauss": (
         False,
-        "Gaussian noise of the matched scale does not degrade training like M = 1 "
-        "(corrected model)",
+        "Gaussian noise of the matched scale does not degrade training (corrected model)",
     ),
     "replace_authors": (
         True,
@@ -140,8 +139,7 @@ REPLACEMENT_CLAIMS = {
     ),
     "replace_authors_gauss": (
         False,
-        "Gaussian noise of the fitted scale does not degrade training like M = 1 "
-        "(the authors' scheme)",
+        "Gaussian noise of the fitted scale does not degrade training (the authors' scheme)",
     ),
 }
 
@@ -164,9 +162,10 @@ def claims_replacement(
 
     Paired over seeds and rank-based (:func:`gnitails.stats.signed_rank_ci`): a seed whose run
     diverged ranks worst, so no seed is left out. Stable arms claim a degradation (the interval
-    of arm − control lies above 0); Gaussian arms claim none like M = 1's: reproduced when the
-    interval lies below the M = 1 effect (``m_effect_runs``: m1 − m{M} of the same experiment),
-    not reproduced when it lies above 0.
+    of arm − control lies above 0); Gaussian arms claim none: not reproduced when the interval
+    lies above 0, reproduced when it does not and its upper end lies below the M = 1 effect
+    (``m_effect_runs``: m1 − m{M} of the same experiment), so that no M = 1-sized degradation
+    is left; inconclusive otherwise.
     """
     finals = final_values(metrics[metrics["experiment"] == experiment], "train_loss")
     wide = _by_seed(finals, "train_loss")
