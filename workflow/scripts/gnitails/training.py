@@ -27,7 +27,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -41,6 +40,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from gnitails.atomic import atomic_path
 from gnitails.config import ConfigError, load_schema, schema_errors
 from gnitails.data.prepared import Prepared
 from gnitails.errors import TrainingDivergedError
@@ -268,15 +268,8 @@ class _RunningSums:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _data_fingerprint(data: Prepared) -> str:
@@ -680,11 +673,5 @@ def _train(
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
