@@ -54,9 +54,14 @@ def final_values(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def by_seed(finals: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One row per seed, one column per run: the pairing of every paired claim."""
+    return finals.pivot(index="seed", columns="run", values=column)
+
+
 def paired_difference(finals: pd.DataFrame, column: str, worse: str, better: str):
     """Mean over seeds of column(worse) - column(better), its 95% t-interval and the count."""
-    wide = finals.pivot(index="seed", columns="run", values=column)
+    wide = by_seed(finals, column)
     if worse not in wide or better not in wide:
         return np.nan, np.nan, np.nan, 0
     return mean_ci((wide[worse] - wide[better]).dropna())
@@ -144,10 +149,6 @@ REPLACEMENT_CLAIMS = {
 }
 
 
-def _by_seed(finals: pd.DataFrame, column: str) -> pd.DataFrame:
-    return finals.pivot(index="seed", columns="run", values=column)
-
-
 def _divergence(values: pd.Series) -> str:
     """'k of n seeds diverged (95% CI lo-hi%)' for one run's final values."""
     k, n = int((~np.isfinite(values)).sum()), int(values.notna().sum() + values.isna().sum())
@@ -168,7 +169,7 @@ def claims_replacement(
     is left; inconclusive otherwise.
     """
     finals = final_values(metrics[metrics["experiment"] == experiment], "train_loss")
-    wide = _by_seed(finals, "train_loss")
+    wide = by_seed(finals, "train_loss")
     worse, better = m_effect_runs
     m_effect = (
         signed_rank_ci(wide[worse], wide[better]) if worse in wide and better in wide else None
