@@ -95,6 +95,11 @@ def test_draw_scales_and_numpy_path():
     assert t[0, 0] == 0 and t.shape == (2, 2)  # a dead entry gets no noise
     n = draw(law, (5, 2, 2), np.random.default_rng(0))
     assert n.shape == (5, 2, 2) and (n[:, 0, 0] == 0).all()
+    law["active"] = torch.tensor([[1.0, 1.0], [0.25, 0.0]])  # entry [1, 1]: never active
+    for gen in (torch.Generator().manual_seed(1), np.random.default_rng(1)):
+        x = np.asarray(draw(law, (4000, 2, 2), gen))
+        assert (x[:, 0, 1] != 0).all() and (x[:, 1, 1] == 0).all()
+        assert (x[:, 1, 0] != 0).mean() == pytest.approx(0.25, abs=0.03)
 
 
 def test_k_draw_scales_identify_per_entry_scales():
@@ -105,17 +110,45 @@ def test_k_draw_scales_identify_per_entry_scales():
     offsets = rng.normal(0, 5, 4000) * true  # per-entry centres (e.g. the kink term)
     z = offsets + true * rng.standard_normal((16, 4000))
     z[:, :10] = 1.5  # dead entries: every draw equal
-    centre, scale = entry_scales(z)
-    assert (scale[:10] == 0).all()
+    centre, scale, share = entry_scales(z)
+    assert (scale[:10] == 0).all() and (share[:10] == 0).all() and (share[10:] == 1).all()
     log_ratio = np.log(scale[10:] / true[10:])
     # up to a common factor (-6% at K = 16), which the fitted law's gamma absorbs
     assert abs(np.median(log_ratio)) < 0.1 and log_ratio.std() < 0.25  # K = 16: sd ~0.19
-    s, scales = standardised_sample(z)
+    s, scales, _ = standardised_sample(z)
     assert s.size == 16 * 3990 and abs(s.mean()) < 1e-12 and (scales[:10] == 0).all()
     assert fit(s, uncertainty="none").alpha > 1.95  # Gaussian entries: a Gaussian law
     heavy = true * sample(1.5, 0.5, 1.0, 0.0, (16, 4000), seed=1)
     r = fit(standardised_sample(heavy)[0], uncertainty="none")
     assert r.alpha == pytest.approx(1.5, abs=0.1) and r.beta > 0.2
+
+
+def test_tied_draws_are_a_point_mass_not_a_heavy_tail():
+    """Units that only some draws switch on leave Z_kj exactly at the centre in the other draws.
+    Those ties become each entry's inactive share (xi_j = 0 as often), not a point mass in the
+    pooled sample: Gaussian active draws still fit alpha ~ 2, and xi matches Z's quantiles."""
+    rng = np.random.default_rng(2)
+    k, n = 16, 4000
+    share = rng.uniform(0.1, 1.0, n)
+    on = rng.random((k, n)) < share
+    on[0] = True  # every entry active at least once
+    offset = rng.normal(0, 1, n)
+    z = offset + np.where(on, rng.standard_normal((k, n)), 0.0)
+    centre, scale, got = entry_scales(z)
+    tied = on.mean(0) < 0.5  # the median is the inactive value only if most draws are
+    assert np.array_equal(centre[tied], offset[tied])
+    assert np.allclose(got[tied], on.mean(0)[tied])
+    s, _, _ = standardised_sample(z)
+    assert fit(s, uncertainty="none").alpha > 1.9  # pooling the ties fits alpha ~ 1
+    law = {"alpha": 2.0, "beta": 0.0, "scale": 1 / math.sqrt(2), "loc": 0.0}
+    t = {"l.weight": torch.from_numpy(z)}
+    laws = fit_entry_laws(t, gauss=True)
+    xi = draw(laws["l.weight"], z.shape, np.random.default_rng(3))
+    zero_z, zero_xi = (z == centre).mean(), (xi == 0).mean()
+    assert zero_xi == pytest.approx(zero_z, abs=0.01)
+    q = np.quantile(np.abs(xi), 0.99) / np.quantile(np.abs(z - centre), 0.99)
+    assert q == pytest.approx(1.0, abs=0.15)
+    assert law["alpha"] == laws["l.weight"]["alpha"]
 
 
 def test_entry_laws_share_one_law_per_layer():
@@ -128,6 +161,7 @@ def test_entry_laws_share_one_law_per_layer():
     laws = fit_entry_laws(z, gauss=False)
     assert laws["l.weight"]["alpha"] == laws["l.bias"]["alpha"]
     assert laws["l.weight"]["scales"].shape == (8, 8) and laws["l.bias"]["scales"][0] == 0
+    assert laws["l.bias"]["active"][0] == 0 and (laws["l.weight"]["active"] == 1).all()
     assert laws["l.weight"]["scales"].mean() == pytest.approx(3.0, rel=0.1)
     gauss = fit_entry_laws(z, gauss=True)["l.weight"]
     assert gauss["alpha"] == 2.0 and gauss["loc"] == 0.0

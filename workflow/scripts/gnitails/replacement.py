@@ -16,21 +16,28 @@ Corrected arms (xi follows the law of Z, entry by entry):
   deviation, which includes the draw being standardised, gives alpha ~2.0 on Gaussian entries
   and recovers alpha = 1.5 on stable ones. Entries whose K draws are all equal (no noise
   reaches them: a dead unit) get s_j = 0 and no noise.
+- A point mass at the centre. A ReLU unit that only some noise draws switch on gives its
+  weights' Z_kj exactly c_j in the other draws (the unit's gradient is exactly zero there).
+  Entry j's active share a_j is the fraction of its K draws that differ from c_j, and s_j and
+  the standardised draws use those draws only; xi_j is 0 with probability 1 - a_j. Pooling
+  the ties instead puts a point mass at 0 into the standardised sample, which the ECF fit
+  reads as alpha ~ 0.2 (multiplicative sin_mult after ~700 steps, 35-58% of a hidden weight's
+  draws tied): draws of that law were 1e8-1e22 times Z and every run diverged.
 - One law per layer. The standardised draws S_kj = (Z_kj - c_j) / s_j of a layer's weight and
-  bias (a bias is the weight of a constant input) are pooled, K x live entries, re-centred to
-  mean zero and fitted by ECF: (alpha, beta, gamma, delta0). xi is noise around the mean
-  gradient: the per-entry centres c_j (e.g. the ReLU-kink term's gradient, which R leaves out,
-  under an ``explicit`` mean) are not part of it.
+  bias (a bias is the weight of a constant input) are pooled, active draws of live entries,
+  re-centred to mean zero and fitted by ECF: (alpha, beta, gamma, delta0). xi is noise around
+  the mean gradient: the per-entry centres c_j (e.g. the ReLU-kink term's gradient, which R
+  leaves out, under an ``explicit`` mean) are not part of it.
 - ``replace_s1`` (the stable arm; the name is historical): xi_j = s_j X, X from the fitted law
   **with its fitted location, drawn in S0 form**. The S0 form is continuous at alpha = 1, so
   near alpha = 1 the draw is the fitted law, not a law moved by beta gamma tan(pi alpha / 2)
   (the S1 location-0 choice put layer-1 noise at 106x Z's norm at alpha ~ 1.003). With the
   sample centred, delta0 is near 0, and for alpha away from 1 the law is close to S1 with
   location 0 (mean zero). No clamping of alpha: xi keeps the law fitted to Z.
-- ``replace_gauss``: xi_j = s_j N(0, 2 gamma^2), the Gaussian of the same per-entry scales and
-  the same fitted standardised scale gamma (the alpha = 2 stable law of that scale): it differs
-  from the stable arm only in the tails and skew, not in scale (a variance match would let the
-  sample's largest draws set the scale).
+- ``replace_gauss``: xi_j = s_j N(0, 2 gamma^2), the Gaussian of the same per-entry scales,
+  active shares and fitted standardised scale gamma (the alpha = 2 stable law of that scale):
+  it differs from the stable arm only in the tails and skew, not in scale (a variance match
+  would let the sample's largest draws set the scale).
 
 The authors' scheme (``InjectingStableNoise.ipynb``), as its own arms:
 
@@ -121,26 +128,32 @@ def single_draw_gradients(
     return vmap(grad(one), in_dims=(None, 0))(params, draws)
 
 
-def entry_scales(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-entry centre (median over draws, axis 0) and scale (sqrt(pi/2) mean |z - median|).
+def entry_scales(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-entry centre (median over draws, axis 0), scale (sqrt(pi/2) mean |z - median| over
+    the draws that differ from the median) and active share (the fraction of such draws).
 
-    An entry whose draws are all equal gets scale 0; non-finite draws give a non-finite scale.
+    An entry whose draws are all equal gets scale 0 and share 0; non-finite draws give a
+    non-finite scale.
     """
     centre = np.median(z, axis=0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        scale = MEAN_ABS_TO_SD * np.abs(z - centre).mean(axis=0)
-    return centre, scale
+    active = z != centre
+    share = active.mean(axis=0)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        dev = np.abs(z - centre).sum(axis=0) / active.sum(axis=0)
+    scale = np.where(share > 0, MEAN_ABS_TO_SD * dev, 0.0)
+    return centre, scale, share
 
 
-def standardised_sample(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pooled standardised draws of the live entries, re-centred to mean zero, and the
-    per-entry scales (0 for dead entries). ``z`` is K x entries."""
-    centre, scale = entry_scales(z)
+def standardised_sample(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pooled standardised active draws of the live entries, re-centred to mean zero, with
+    the per-entry scales and active shares (both 0 for dead entries). ``z`` is K x entries."""
+    centre, scale, share = entry_scales(z)
     live = np.isfinite(scale) & (scale > 0)
-    s = ((z[:, live] - centre[live]) / scale[live]).ravel()
+    zl, cl = z[:, live], centre[live]
+    s = ((zl - cl) / scale[live])[zl != cl]
     if s.size:
         s = s - s.mean()
-    return s, np.where(live, scale, 0.0)
+    return s, np.where(live, scale, 0.0), np.where(live, share, 0.0)
 
 
 def _fit(x: np.ndarray) -> dict | None:
@@ -169,7 +182,8 @@ def _layers(names) -> dict[str, list[str]]:
 def fit_entry_laws(z: Mapping[str, Tensor], gauss: bool) -> dict[str, dict | None]:
     """The corrected arms' laws from K draws of Z (name -> (K, *shape)), keyed like ``z``.
 
-    A layer's tensors share one standardised law and each has its per-entry ``scales``.
+    A layer's tensors share one standardised law and each has its per-entry ``scales`` and
+    ``active`` shares.
     ``gauss`` keeps the fitted gamma with alpha = 2 (N(0, 2 gamma^2)) and location 0.
     """
     laws: dict[str, dict | None] = {}
@@ -177,7 +191,7 @@ def fit_entry_laws(z: Mapping[str, Tensor], gauss: bool) -> dict[str, dict | Non
         arrs = [z[n].detach().double().cpu().numpy() for n in names]
         k = arrs[0].shape[0]
         joint = np.concatenate([a.reshape(k, -1) for a in arrs], axis=1)
-        sample_, scales = standardised_sample(joint)
+        sample_, scales, shares = standardised_sample(joint)
         law = _fit(sample_)
         if law is not None and gauss:
             law = {"alpha": 2.0, "beta": 0.0, "scale": law["scale"], "loc": 0.0}
@@ -187,8 +201,13 @@ def fit_entry_laws(z: Mapping[str, Tensor], gauss: bool) -> dict[str, dict | Non
             if law is None:
                 laws[name] = None
             else:
-                s = torch.from_numpy(scales[start : start + n].reshape(a.shape[1:]))
-                laws[name] = {**law, "scales": s.to(z[name].device, z[name].dtype)}
+                per_entry = {
+                    key: torch.from_numpy(v[start : start + n].reshape(a.shape[1:])).to(
+                        z[name].device, z[name].dtype
+                    )
+                    for key, v in (("scales", scales), ("active", shares))
+                }
+                laws[name] = {**law, **per_entry}
             start += n
     return laws
 
@@ -213,19 +232,27 @@ def fit_authors_laws(z0: Mapping[str, Tensor], gauss: bool) -> dict[str, dict | 
 # --------------------------------------------------------------------------- drawing xi
 
 
+PER_ENTRY = ("scales", "active")  # a corrected law's per-entry tensors
+
+
 def draw(law: Mapping, shape, generator, dtype=torch.float32):
     """xi of ``shape`` from ``law``: alpha = 2 as N(loc, 2 scale^2), else stable in S0 form
-    with the law's location; times the per-entry ``scales`` if the law has them (``shape``
-    then ends with theirs).
+    with the law's location; times the per-entry ``scales`` and zero where a uniform draw
+    exceeds the per-entry ``active`` share, if the law has them (``shape`` then ends with
+    theirs; the uniforms are drawn after the noise, from the same generator).
 
     ``generator`` is a torch.Generator (a tensor on its device) or a numpy Generator (float64
     ndarray: the kick check's draws).
     """
     args = (law["alpha"], law["beta"], law["scale"], law["loc"], tuple(shape))
-    scales = law.get("scales")
+    scales, active = law.get("scales"), law.get("active")
     if not isinstance(generator, torch.Generator):
         xi = sample(*args, parametrization="S0", seed=generator, threads=1)  # alpha 2: N(loc, 2s^2)
-        return xi if scales is None else xi * scales.double().cpu().numpy()
+        if scales is not None:
+            xi = xi * scales.double().cpu().numpy()
+        if active is not None:
+            xi = xi * (generator.random(xi.shape) < active.double().cpu().numpy())
+        return xi
     if law["alpha"] == 2.0:
         xi = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
         xi = xi * (math.sqrt(2) * law["scale"]) + law["loc"]
@@ -239,7 +266,12 @@ def draw(law: Mapping, shape, generator, dtype=torch.float32):
             *args, parametrization="S0", dtype=precision, seed=generator, backend="torch",
             device=generator.device,
         ).to(dtype)  # fmt: skip
-    return xi if scales is None else xi * scales.to(xi.dtype)
+    if scales is not None:
+        xi = xi * scales.to(xi.dtype)
+    if active is not None:
+        u = torch.rand(xi.shape, generator=generator, device=generator.device, dtype=xi.dtype)
+        xi = xi * (u < active.to(xi.dtype))
+    return xi
 
 
 # --------------------------------------------------------------------------- the check
@@ -336,7 +368,7 @@ class Replacement:
         self.draw_sampler = NoiseSampler(noise, net.activation_shapes, generator)
         self.groups = _layers(n for n, _ in net.named_parameters())
         self.laws: dict[str, dict | None] = {}
-        self.buffer: Tensor | None = None  # standard noise of steps buffer_start, ... (rows)
+        self.buffer: Tensor | None = None  # xi of steps buffer_start, ... (rows)
         self.buffer_start = 0
         self.buffer_state: Tensor | None = None  # the generator's state before the fill
         self.checks: list[dict] = []
@@ -373,17 +405,15 @@ class Replacement:
         out, start = {}, 0
         for names in self.groups.values():
             for name in names:
-                law = self.laws.get(name)
-                if law is None:
+                if self.laws.get(name) is None:
                     continue
                 p = params[name]
-                part = row[start : start + p.numel()].view(p.shape)
-                out[name] = part if law.get("scales") is None else part * law["scales"]
+                out[name] = row[start : start + p.numel()].view(p.shape)
                 start += p.numel()
         return out
 
     def _fill(self, step: int) -> None:
-        """Draw the standard noise of the steps from ``step`` to the next refit (fewer if that
+        """Draw xi of the steps from ``step`` to the next refit (fewer if that
         exceeds BUFFER_ENTRIES numbers): one draw call per layer, since a call costs far more
         than its numbers on small layers. The generator state before the fill is kept, so a
         resumed run redraws the same buffer."""
@@ -393,7 +423,10 @@ class Replacement:
         for names in self.groups.values():
             live = [n for n in names if self.laws.get(n) is not None]
             if live:
-                law = {k: v for k, v in self.laws[live[0]].items() if k != "scales"}
+                law = dict(self.laws[live[0]])  # one law per layer; per-entry parts joined
+                for key in PER_ENTRY:
+                    if key in law:
+                        law[key] = torch.cat([self.laws[n][key].reshape(-1) for n in live])
                 blocks.append((law, sum(params[n].numel() for n in live), params[live[0]].dtype))
         width = sum(n for _, n, _ in blocks)
         length = self.refit_every - step % self.refit_every
