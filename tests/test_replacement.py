@@ -322,6 +322,6 @@ def test_xi_zero_is_the_control_run(tmp_path, sinusoids, monkeypatch, mean, cont
     for k, v in ref.net.state_dict().items():
         assert torch.equal(res.net.state_dict()[k], v), k
     refits = [m for m in logged if "replacement refit" in m]
-    assert len(refits) == 3 and refits[0].startswith("experiments.t replace_s1 seed 0:")
+    assert len(refits) == 3 and refits[0].startswith("t replace_s1 seed 0:")
     if mean == "explicit":
         assert res.metrics["regulariser"][1:].gt(0).all()

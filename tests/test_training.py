@@ -18,8 +18,15 @@ import torch
 from gnitails.config import ConfigError
 from gnitails.data.digits import make_digits
 from gnitails.data.sinusoids import make_sinusoids
+from gnitails.errors import InputFileError
 from gnitails.runs import RunSpec, planned_runs
-from gnitails.training import METRIC_COLUMNS, load_model, train_run, validate_experiment
+from gnitails.training import (
+    METRIC_COLUMNS,
+    load_model,
+    train_run,
+    train_runs,
+    validate_experiment,
+)
 
 SIN_EXP = {
     "dataset": "sinusoids",
@@ -94,25 +101,26 @@ def test_outputs_metrics_model_and_snapshots(tmp_path, sinusoids):
         SIN_EXP, sinusoids, run="m3", seed=0, out_dir=out, snapshot_steps=[0, 7, 30], **QUIET
     )
     metrics = pd.read_parquet(out / "metrics.parquet")
-    assert tuple(metrics.columns) == METRIC_COLUMNS
+    assert tuple(metrics.columns) == ("seed", *METRIC_COLUMNS) and (metrics["seed"] == 0).all()
+    metrics = metrics.drop(columns="seed")
     assert metrics["step"].tolist() == [0, 10, 20, 30]
     assert np.allclose(metrics["epoch"], metrics["step"] / 3)  # ceil(150 / 64) = 3 steps an epoch
     assert metrics["test_accuracy"].isna().all() and metrics["regulariser"].isna().all()
     assert np.isnan(metrics["objective"][0]) and metrics["objective"][1:].notna().all()
     assert (metrics["wall_time"].diff()[1:] >= 0).all()
     pd.testing.assert_frame_equal(metrics, res.metrics)
-    net, meta = load_model(out / "model.pt")
-    assert meta["run"] == "m3" and meta["m"] == 3 and meta["step"] == 30
+    net, meta = load_model(out / "models.pt")
+    assert meta["run"] == "m3" and meta["m"] == 3 and (meta["seed"], meta["step"]) == (0, 30)
     assert_same_weights(net.state_dict(), res.net.state_dict())
-    assert sorted(p.name for p in (out / "snapshots").iterdir()) == [
-        "step0.pt",
-        "step30.pt",
-        "step7.pt",
-    ]
-    final, _ = load_model(out / "snapshots" / "step30.pt")
+    assert sorted(res.snapshots) == [0, 7, 30]
+    final, meta = load_model(out / "models.pt", seed=0, step=30)
     assert_same_weights(final.state_dict(), res.net.state_dict())
+    with pytest.raises(InputFileError, match="no snapshot of step 8"):
+        load_model(out / "models.pt", seed=0, step=8)
+    with pytest.raises(InputFileError, match="no seed 1"):
+        load_model(out / "models.pt", seed=1)
     # the same seed starts every rule from the same weights
-    init, _ = load_model(out / "snapshots" / "step0.pt")
+    init, _ = load_model(out / "models.pt", step=0)
     base = train_run(
         SIN_EXP,
         sinusoids,
@@ -123,9 +131,69 @@ def test_outputs_metrics_model_and_snapshots(tmp_path, sinusoids):
         **QUIET,
     )
     assert_same_weights(
-        init.state_dict(), load_model(tmp_path / "b/snapshots/step0.pt")[0].state_dict()
+        init.state_dict(), load_model(tmp_path / "b/models.pt", step=0)[0].state_dict()
     )
     assert not torch.equal(base.net.layers[0].weight, res.net.layers[0].weight)
+
+
+def test_seeds_of_a_run_train_as_they_would_alone(tmp_path, sinusoids):
+    """Several seeds in one process give each seed exactly its lone result; snapshots may be
+    per seed; identical runs write byte-identical files."""
+    exp = {**SIN_EXP, "seeds": [2, 0]}
+    both = train_runs(exp, sinusoids, run="m3", out_dir=tmp_path / "both",
+                      snapshot_steps={0: [10], 2: []}, **QUIET)  # fmt: skip
+    alone = train_run(SIN_EXP, sinusoids, run="m3", seed=0, out_dir=tmp_path / "a", **QUIET)
+    pd.testing.assert_frame_equal(comparable(both[0].metrics), comparable(alone.metrics))
+    assert_same_weights(both[0].net.state_dict(), alone.net.state_dict())
+    assert sorted(both[0].snapshots) == [10] and both[2].snapshots == {}
+    metrics = pd.read_parquet(tmp_path / "both" / "metrics.parquet")
+    assert metrics["seed"].tolist() == [2] * 4 + [0] * 4  # in the order trained
+    assert_same_weights(
+        load_model(tmp_path / "both/models.pt", seed=2)[0].state_dict(), both[2].net.state_dict()
+    )
+    again = tmp_path / "again"
+    train_runs(exp, sinusoids, run="m3", out_dir=again, snapshot_steps={0: [10]}, **QUIET)
+    blob = (tmp_path / "both" / "models.pt").read_bytes()
+    assert (again / "models.pt").read_bytes() == blob
+
+
+def test_adding_a_seed_trains_only_the_new_seed(tmp_path, sinusoids):
+    state, out = tmp_path / "state", tmp_path / "out"
+    first = train_runs(SIN_EXP, sinusoids, run="gni", out_dir=out, state_dir=state, **QUIET)
+    (out / "models.pt").unlink()  # what Snakemake does before it reruns the job
+    more = {**SIN_EXP, "seeds": [0, 5]}
+    trained = []
+    second = train_runs(more, sinusoids, run="gni", out_dir=out, state_dir=state,
+                        on_step=trained.append, **QUIET)  # fmt: skip
+    assert second[0].resumed_from == 30 and second[5].resumed_from == 0
+    assert len(trained) == 30  # only seed 5's steps ran
+    pd.testing.assert_frame_equal(second[0].metrics, first[0].metrics)
+    assert_same_weights(second[0].net.state_dict(), first[0].net.state_dict())
+
+
+def test_a_corrupt_state_is_set_aside_and_the_seed_restarts(tmp_path, sinusoids):
+    state = tmp_path / "state"
+    (state / "seed0").mkdir(parents=True)
+    (state / "seed0" / "state.pt").write_bytes(b"garbage, not a torch file")
+    lines = []
+    res = train_run(SIN_EXP, sinusoids, run="gni", seed=0, out_dir=tmp_path / "a",
+                    state_dir=state, log=lines.append)  # fmt: skip
+    assert res.resumed_from == 0
+    assert (state / "seed0" / "state.pt.corrupt").read_bytes() == b"garbage, not a torch file"
+    said = [line for line in lines if "state.pt" in line and "unreadable" in line]
+    assert said and "set aside" in said[0]
+    ref = train_run(SIN_EXP, sinusoids, run="gni", seed=0, out_dir=tmp_path / "b", **QUIET)
+    assert_same_weights(res.net.state_dict(), ref.net.state_dict())
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda p: p.write_bytes(p.read_bytes()[:200]), lambda p: p.write_text("x")]
+)
+def test_a_damaged_models_file_is_named(tmp_path, sinusoids, damage):
+    train_run(SIN_EXP, sinusoids, run="gni", seed=0, out_dir=tmp_path, **QUIET)
+    damage(tmp_path / "models.pt")
+    with pytest.raises(InputFileError, match=r"models\.pt.*--forcerun"):
+        load_model(tmp_path / "models.pt")
 
 
 def test_seeded_runs_repeat_and_seeds_differ(tmp_path, sinusoids):
@@ -164,7 +232,8 @@ def test_resume_after_crash_is_bit_identical(tmp_path, sinusoids, run):
             on_step=crash_at(14),
             **kwargs,
         )
-    assert (state / "state.pt").exists() and not (tmp_path / "a" / "metrics.parquet").exists()
+    assert (state / "seed1" / "state.pt").exists()
+    assert not (tmp_path / "a" / "metrics.parquet").exists()
     # a second crash after resuming, then a clean finish
     with pytest.raises(Crash):
         train_run(
@@ -179,11 +248,9 @@ def test_resume_after_crash_is_bit_identical(tmp_path, sinusoids, run):
     assert res.resumed_from == 20
     pd.testing.assert_frame_equal(comparable(res.metrics), comparable(ref.metrics))
     assert_same_weights(res.net.state_dict(), ref.net.state_dict())
+    assert sorted(res.snapshots) == [5, 12, 25]
     for s in (5, 12, 25):
-        a = torch.load(tmp_path / f"a/snapshots/step{s}.pt", weights_only=True)["state_dict"]
-        b = torch.load(tmp_path / f"ref/snapshots/step{s}.pt", weights_only=True)["state_dict"]
-        assert_same_weights(a, b)
-    assert not state.exists()  # cleaned up after a finished run
+        assert_same_weights(res.snapshots[s], ref.snapshots[s])
 
 
 KILL_SCRIPT = textwrap.dedent(
@@ -214,7 +281,7 @@ def test_resume_after_sigkill_in_subprocess(tmp_path, digits):
         env={**os.environ, "PYTHONHASHSEED": "0"},  # bounded work (it kills itself): no timeout
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert (state / "state.pt").exists()
+    assert (state / "seed2" / "state.pt").exists()
     resumed = train_run(exp, digits, run="gni", seed=2, out_dir=out, state_dir=state, **QUIET)
     assert resumed.resumed_from == 12
     ref = train_run(exp, digits, run="gni", seed=2, out_dir=tmp_path / "ref", **QUIET)

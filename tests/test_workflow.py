@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -30,12 +31,11 @@ def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
     assert load_prepared(results / "data" / "digits.npz").meta["n_classes"] == 10
     for experiment in ("sin_add", "digits_mult"):
         for m in (1, 4):
-            for seed in (0, 1):
-                assert (
-                    results / "train" / experiment / f"m{m}" / f"seed{seed}" / "model.pt"
-                ).exists()
+            metrics = pd.read_parquet(results / "train" / experiment / f"m{m}" / "metrics.parquet")
+            assert sorted(metrics["seed"].unique()) == [0, 1]
+            assert (results / "train" / experiment / f"m{m}" / "models.pt").exists()
     assert (tmp_path / "logs" / "prepare_dataset" / "digits.log").read_text().strip()
-    assert (tmp_path / "benchmarks" / "train" / "sin_add" / "m4" / "seed1.tsv").exists()
+    assert (tmp_path / "benchmarks" / "train" / "sin_add" / "m4.tsv").exists()
     products = sorted(
         [*results.glob("data/*.npz"), *results.glob("figures/*"), *results.glob("tables/*")]
     )

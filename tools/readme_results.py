@@ -77,13 +77,13 @@ def explicit_block(results: Path) -> list[str]:
 
 def checks_block(results: Path) -> list[str]:
     """The replacement arms' kick check (xi against Z at every refit), over seeds and refits."""
-    paths = sorted(results.glob("train/*/replace_*/seed*/replacement_checks.parquet"))
+    paths = sorted(results.glob("train/*/replace_*/replacement_checks.parquet"))
     if not paths:
         return []
     frames = []
     for path in paths:
         frame = pd.read_parquet(path)
-        frame["experiment"], frame["arm"] = path.parts[-4], path.parts[-3]
+        frame["experiment"], frame["arm"] = path.parts[-3], path.parts[-2]
         frames.append(frame)
     checks = pd.concat(frames, ignore_index=True).dropna(subset=["norm_ratio"])
     lines = [

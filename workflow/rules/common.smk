@@ -49,12 +49,11 @@ def experiment_spec(wildcards):
 
 
 def run_spec(wildcards):
-    """The experiment block as one training run sees it: with only its own seed and without
-    `noise_dump` (its snapshot steps come as their own param), so that adding seeds or changing
-    how the noise is fitted does not rerun the runs already trained (params trigger reruns).
-    """
-    spec = {k: v for k, v in experiment_spec(wildcards).items() if k != "noise_dump"}
-    return {**spec, "seeds": [int(wildcards.seed)]}
+    """The experiment block as its training jobs see it: without `noise_dump` (the snapshot
+    steps come as their own param), so that changing how the noise is fitted does not rerun
+    training (params trigger reruns). Adding a seed reruns the job, which restores the
+    finished seeds from their saved state and trains only the new one."""
+    return {k: v for k, v in experiment_spec(wildcards).items() if k != "noise_dump"}
 
 
 def experiment_dataset(wildcards):
@@ -62,18 +61,22 @@ def experiment_dataset(wildcards):
 
 
 def train_state_dir(wildcards):
-    """Resumable training state: inside the run folder but not a declared output."""
-    return f"results/train/{wildcards.experiment}/{wildcards.run}/seed{wildcards.seed}/state"
+    """Resumable training state, one folder per seed: inside the run folder but not a
+    declared output."""
+    return f"results/train/{wildcards.experiment}/{wildcards.run}/state"
+
+
+def train_metrics(experiment, run):
+    return expand(rules.train.output.metrics, experiment=experiment, run=run)[0]
 
 
 def train_outputs(experiment_names=None):
-    """metrics.parquet of every run and seed of the given (default: all) experiments."""
+    """metrics.parquet of every run of the given (default: all) experiments."""
     names = config["experiments"] if experiment_names is None else experiment_names
     return [
-        f"results/train/{name}/{run.name}/seed{seed}/metrics.parquet"
+        train_metrics(name, run.name)
         for name in names
         for run in planned_runs(config["experiments"][name])
-        for seed in config["experiments"][name]["seeds"]
     ]
 
 
@@ -100,16 +103,15 @@ def figure_params(figure):
     return params
 
 
-def figure_train_inputs(figure, rules=None):
+def figure_train_inputs(figure, rule_names=None):
     """An input function: metrics of the figure's experiments, only runs of the given rules."""
 
     def inputs(wildcards):
         return [
-            f"results/train/{name}/{run.name}/seed{seed}/metrics.parquet"
+            train_metrics(name, run.name)
             for name in figure_experiments(figure)
             for run in planned_runs(config["experiments"][name])
-            if rules is None or run.rule in rules
-            for seed in config["experiments"][name]["seeds"]
+            if rule_names is None or run.rule in rule_names
         ]
 
     return inputs
@@ -151,10 +153,9 @@ def figure_last_dumps(figure):
 def replacement_figure_inputs(wildcards):
     """Metrics of exactly the runs fig_replacement draws (gnitails.runs.replacement_runs)."""
     return [
-        f"results/train/{name}/{run}/seed{seed}/metrics.parquet"
+        train_metrics(name, run)
         for name in figure_experiments("fig_replacement")
         for run in replacement_runs(config["experiments"][name])
-        for seed in config["experiments"][name]["seeds"]
     ]
 
 

@@ -4,7 +4,7 @@
 
 rule fig_lm:
     input:
-        metrics=figure_train_inputs("fig_lm", rules=("gni_m",)),
+        metrics=figure_train_inputs("fig_lm", rule_names=("gni_m",)),
     output:
         pdf="results/figures/fig_lm.pdf",
         png=report(
@@ -44,7 +44,7 @@ rule table_performance:
 rule fig_r_vs_gni:
     input:
         metrics=figure_train_inputs(
-            "fig_r_vs_gni", rules=("baseline", "gni", "explicit")
+            "fig_r_vs_gni", rule_names=("baseline", "gni", "explicit")
         ),
     output:
         pdf="results/figures/fig_r_vs_gni.pdf",

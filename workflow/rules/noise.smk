@@ -1,7 +1,6 @@
 # Noise stage: for experiments with a `noise_dump` block, the gradient noise (Z, Z_R, minibatch
 # noise) and forward noise at saved weight snapshots, one .npz per snapshot step. The train rule
-# saves the snapshots beside model.pt (snapshots/step{s}.pt are not declared outputs: their
-# list depends on the run), so dump_noise depends on model.pt and reads the snapshot beside it.
+# puts the snapshots of the dumped seeds and steps into the run's models.pt.
 
 
 wildcard_constraints:
@@ -11,7 +10,7 @@ wildcard_constraints:
 rule dump_noise:
     input:
         data=experiment_dataset,
-        model="results/train/{experiment}/{run}/seed{seed}/model.pt",
+        models=rules.train.output.models,
     output:
         dump="results/noise/{experiment}/{run}/seed{seed}/step{step}.npz",
     log:
@@ -25,6 +24,5 @@ rule dump_noise:
         gpu=1,
     params:
         experiment=experiment_spec,
-        snapshot=noise_snapshot,
     script:
         "../scripts/dump_noise.py"

@@ -9,10 +9,9 @@ from gnitails.runs import (
 
 
 def train_snapshot_steps(wildcards):
-    """Steps whose weights dump_noise needs from this run (none for most runs)."""
-    return snapshot_steps(
-        experiment_spec(wildcards), wildcards.run, int(wildcards.seed)
-    )
+    """Per seed, the steps whose weights dump_noise needs from this run (none for most)."""
+    exp = experiment_spec(wildcards)
+    return {seed: snapshot_steps(exp, wildcards.run, seed) for seed in exp["seeds"]}
 
 
 def dumped_experiments(experiment_names=None):
@@ -49,13 +48,6 @@ def fit_outputs(experiment_names=None):
         run, seeds, _ = noise_plan(name)
         out += [f"results/fits/{name}/{run}/seed{seed}.parquet" for seed in seeds]
     return out
-
-
-def noise_snapshot(wildcards):
-    run_dir = (
-        f"results/train/{wildcards.experiment}/{wildcards.run}/seed{wildcards.seed}"
-    )
-    return f"{run_dir}/snapshots/step{wildcards.step}.pt"
 
 
 def fit_inputs(wildcards):

@@ -1,7 +1,8 @@
 # Training stage: one job per experiment x run (baseline | gni | m{M} | explicit | replace_*)
-# x seed. The resumable state lives in an undeclared state/ folder, so Snakemake never deletes
-# it when a job is killed; the job picks up from it when run again. Runs whose noise is dumped
-# (noise_dump) also save weight snapshots in snapshots/step{s}.pt beside model.pt.
+# that trains all the experiment's seeds in one process. Outputs: metrics.parquet (a seed
+# column), models.pt (each seed's final weights and the snapshots noise_dump needs). Each seed's
+# resumable state lives in the undeclared state/ folder, so Snakemake never deletes it: a killed
+# job resumes, and a job rerun because seeds were added restores the finished seeds from it.
 # GPU rules ask for one GPU: the default profile allows one such job at a time, `make run`
 # lifts that limit to the core count on a CPU-only machine, profiles/slurm maps it to sbatch.
 
@@ -10,12 +11,12 @@ rule train:
     input:
         data=experiment_dataset,
     output:
-        metrics="results/train/{experiment}/{run}/seed{seed}/metrics.parquet",
-        model="results/train/{experiment}/{run}/seed{seed}/model.pt",
+        metrics="results/train/{experiment}/{run}/metrics.parquet",
+        models="results/train/{experiment}/{run}/models.pt",
     log:
-        "logs/train/{experiment}/{run}/seed{seed}.log",
+        "logs/train/{experiment}/{run}.log",
     benchmark:
-        "benchmarks/train/{experiment}/{run}/seed{seed}.tsv"
+        "benchmarks/train/{experiment}/{run}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -30,12 +31,12 @@ rule train:
 
 
 # Replacement arms also write the check of their noise against the real noise, one row per
-# refit and parameter tensor (gnitails.replacement.CHECK_COLUMNS); other runs are untouched.
+# seed, refit and parameter tensor (gnitails.replacement.CHECK_COLUMNS); other runs are untouched.
 use rule train as train_replacement with:
     output:
-        metrics="results/train/{experiment}/{run}/seed{seed}/metrics.parquet",
-        model="results/train/{experiment}/{run}/seed{seed}/model.pt",
-        checks="results/train/{experiment}/{run}/seed{seed}/replacement_checks.parquet",
+        metrics="results/train/{experiment}/{run}/metrics.parquet",
+        models="results/train/{experiment}/{run}/models.pt",
+        checks="results/train/{experiment}/{run}/replacement_checks.parquet",
     wildcard_constraints:
         run="replace_[a-z0-9_]+",
 

@@ -1,26 +1,18 @@
 """Rule dump_noise: gradient and forward noise of one training snapshot (docs/noise.md)."""
 
 import os
-from pathlib import Path
 
 from gnitails.data import load_prepared
-from gnitails.errors import InputFileError
 from gnitails.noise import dump_snapshot
 from gnitails.runlog import rule_logging
 
 with rule_logging(snakemake) as log:
     wc = snakemake.wildcards
-    snapshot = Path(snakemake.params.snapshot)
-    if not snapshot.exists():
-        raise InputFileError(
-            f"{snapshot} is missing: the train job ran without this snapshot step; rerun it "
-            f"(snakemake --forcerun {snakemake.input.model})"
-        )
     ids = {"experiment": wc.experiment, "run": wc.run, "seed": int(wc.seed), "step": int(wc.step)}
     meta = dump_snapshot(
         snakemake.params.experiment,
         load_prepared(snakemake.input.data),
-        snapshot,
+        snakemake.input.models,
         snakemake.output.dump,
         ids=ids,
         device=os.environ.get("GNITAILS_DEVICE", "auto"),

@@ -1,4 +1,4 @@
-"""Rule train: one run of one experiment for one seed (resumes from its saved state)."""
+"""Rule train: every seed of one run of one experiment (each resumes from its saved state)."""
 
 import os
 from pathlib import Path
@@ -6,18 +6,17 @@ from pathlib import Path
 from gnitails.cpualloc import retain_freed_memory
 from gnitails.data import load_prepared
 from gnitails.runlog import rule_logging
-from gnitails.training import train_run
+from gnitails.training import train_runs
 
 # This process only trains: keep freed memory rather than page-faulting it back every step.
 retain_freed_memory()
 
 with rule_logging(snakemake) as log:
     wc = snakemake.wildcards
-    train_run(
+    train_runs(
         snakemake.params.experiment,
         load_prepared(snakemake.input.data),
         run=wc.run,
-        seed=int(wc.seed),
         out_dir=Path(snakemake.output.metrics).parent,
         state_dir=snakemake.params.state_dir,
         snapshot_steps=snakemake.params.snapshot_steps,

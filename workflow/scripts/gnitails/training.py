@@ -11,24 +11,33 @@ Rules (the run directory name in brackets):
   current implicit-effect noise (:mod:`gnitails.replacement`); they also write
   ``replacement_checks.parquet`` (the noise check of every refit).
 
+:func:`train_runs` trains every seed of one run in one process (the fixed cost of starting
+Python and torch is paid once per run, not per seed) and writes the run's outputs:
+``metrics.parquet`` (all seeds, a ``seed`` column first), ``models.pt`` (every seed's final
+weights and its snapshots, the weights at the steps ``dump_noise`` needs) and, for replacement
+arms, ``replacement_checks.parquet``.
+
 Randomness comes from generators derived from the seed (init, data order, noise, R probes,
-replacement noise), so a seed gives every rule the same initial weights and minibatch order. Every
-``checkpoint_every`` steps the whole state (weights, optimiser, generator states, data order,
-metric rows, step) goes atomically to ``state_dir``; a run started again with the same
-arguments continues from there and, on CPU, ends bit-identical to an uninterrupted run.
-Outputs (``metrics.parquet``, ``model.pt``, snapshots) are written only at the end, so a
-workflow manager deleting half-finished outputs loses nothing.
+replacement noise), so a seed gives every rule the same initial weights and minibatch order,
+whichever other seeds share the process. Every ``checkpoint_every`` steps, and at the end, a
+seed's whole state (weights, optimiser, generator states, data order, metric rows, snapshots,
+step) goes atomically to ``state_dir/seed{s}/state.pt``; a run started again with the same
+settings continues from there and, on CPU, ends bit-identical to an uninterrupted run. A
+finished seed's state stays, so adding a seed to the config trains only the new one. The
+state is reused only if the settings, the data and the library's source are unchanged.
+Outputs are written only at the end, so a workflow manager deleting half-finished outputs
+loses nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
+import io
 import json
 import math
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -43,7 +52,7 @@ from torch import Tensor
 from gnitails.atomic import atomic_path
 from gnitails.config import ConfigError, load_schema, schema_errors
 from gnitails.data.prepared import Prepared
-from gnitails.errors import TrainingDivergedError
+from gnitails.errors import InputFileError, TrainingDivergedError, rebuild_hint
 from gnitails.gni import NoiseSampler, NoiseSpec, noisy_loss
 from gnitails.losses import accuracy, per_example_loss
 from gnitails.models import ModelSpec, Net, build_model
@@ -63,9 +72,11 @@ METRIC_COLUMNS = (
     "regulariser",  # R averaged over the same steps (explicit rule or mean; NaN otherwise)
     "wall_time",  # seconds of training so far, summed over resumed sessions
 )
-MODEL_FORMAT = "gnitails-model-1"
-STATE_FORMAT = "gnitails-train-state-1"
+MODELS_FORMAT = "gnitails-models-1"
+STATE_FORMAT = "gnitails-train-state-2"
 STATE_FILE = "state.pt"
+METRICS_FILE = "metrics.parquet"  # every seed's metric rows
+MODELS_FILE = "models.pt"  # every seed's final weights and snapshots
 CHECKS_FILE = "replacement_checks.parquet"  # replacement runs: the noise check per refit
 EVAL_CHUNK = 4096
 
@@ -268,8 +279,23 @@ class _RunningSums:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save through memory: saved to a file, the archive records the file's (temporary,
+    random) name, so two identical saves would differ byte-wise."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getvalue())
+
+
+@functools.cache
+def _source_fingerprint() -> str:
+    """A hash of the library's Python source: a saved state is reused only by the same code."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def _data_fingerprint(data: Prepared) -> str:
@@ -298,25 +324,62 @@ def _torch_settings(threads: int | None, deterministic: bool):
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
-def snapshot_name(step: int) -> str:
-    return f"step{step}.pt"
+def _cpu_state(net: Net) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
 
-def save_model(path: str | Path, net: Net, meta: Mapping) -> None:
-    """Weights plus what :func:`load_model` needs to rebuild the net (atomic write)."""
-    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    _atomic_torch_save({"format": MODEL_FORMAT, "state_dict": state, **meta}, Path(path))
+def save_models(path: str | Path, meta: Mapping, results: Mapping[int, RunResult]) -> None:
+    """Every seed's final weights and snapshots plus what :func:`load_model` needs to rebuild
+    the net (one atomic write, byte-identical for identical runs)."""
+    seeds = {
+        int(seed): {"step": r.steps, "state_dict": _cpu_state(r.net), "snapshots": r.snapshots}
+        for seed, r in sorted(results.items())
+    }
+    _atomic_torch_save({"format": MODELS_FORMAT, **meta, "seeds": seeds}, Path(path))
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Net, dict]:
-    """Rebuild a net saved by the training loop (``model.pt`` or a snapshot) and its metadata."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if blob.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path} is not a gnitails model file (format {blob.get('format')!r})")
+def load_model(
+    path: str | Path,
+    seed: int | None = None,
+    step: int | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[Net, dict]:
+    """Rebuild one seed's net from a run's ``models.pt``: its final weights, or its snapshot at
+    ``step``. ``seed`` may be left out when the file holds one seed. Returns (net, meta), meta
+    with the run's ids and the seed and step of the weights."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise InputFileError(
+            f"{path}: not a readable models file ({type(exc).__name__}); {rebuild_hint(path)}"
+        ) from None
+    if not isinstance(blob, dict) or blob.get("format") != MODELS_FORMAT:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise InputFileError(f"{path} is not a gnitails models file (format {found!r})")
+    seeds = blob["seeds"]
+    if seed is None:
+        if len(seeds) != 1:
+            raise ValueError(f"{path} holds seeds {sorted(seeds)}: say which")
+        seed = next(iter(seeds))
+    if int(seed) not in seeds:
+        raise InputFileError(f"{path} has no seed {seed} (it holds {sorted(seeds)})")
+    entry = seeds[int(seed)]
+    if step is None or step == entry["step"] and step not in entry["snapshots"]:
+        state, step = entry["state_dict"], entry["step"]
+    elif step in entry["snapshots"]:
+        state = entry["snapshots"][step]
+    else:
+        raise InputFileError(
+            f"{path}: seed {seed} has no snapshot of step {step} (it has "
+            f"{sorted(entry['snapshots'])}); the train job ran without it, "
+            f"{rebuild_hint(path)}"
+        )
     net = build_model(blob["model"], blob["input_shape"], blob["output_dim"])
-    net.load_state_dict(blob["state_dict"])
-    meta = {k: v for k, v in blob.items() if k != "state_dict"}
-    return net.to(resolve_device(device)), meta
+    net.load_state_dict(state)
+    meta = {k: v for k, v in blob.items() if k != "seeds"}
+    return net.to(resolve_device(device)), {**meta, "seed": int(seed), "step": int(step)}
 
 
 # --------------------------------------------------------------------------- the loop
@@ -324,10 +387,15 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ne
 
 @dataclass
 class RunResult:
+    """One seed of a run: its metric rows, final net, snapshots (step -> weights) and, for a
+    replacement arm, its noise checks."""
+
     metrics: pd.DataFrame
     net: Net
     steps: int
-    resumed_from: int  # the step this session started at (0 = fresh)
+    resumed_from: int  # the step this session started at (0 = fresh, steps = restored)
+    snapshots: dict[int, dict[str, Tensor]]
+    checks: pd.DataFrame | None = None
 
 
 class _Evaluator:
@@ -363,45 +431,53 @@ def _as_tensors(data: Prepared, device: torch.device) -> dict[str, Tensor]:
     }
 
 
-def train_run(
+def train_runs(
     experiment: Mapping,
     data: Prepared,
     *,
     run: str | RunSpec,
-    seed: int,
+    seeds: Iterable[int] | None = None,
     out_dir: str | Path,
     state_dir: str | Path | None = None,
-    snapshot_steps: Iterable[int] = (),
-    snapshot_dir: str | Path | None = None,
+    snapshot_steps: Mapping[int, Iterable[int]] | Iterable[int] = (),
     device: str | torch.device = "auto",
     threads: int | None = 1,
     checkpoint_every: int | None = None,
-    keep_state: bool = False,
     log: Callable[[str], None] | None = stderr_log,
     progress_every_s: float = 10.0,
     on_step: Callable[[int], None] | None = None,
     where: str = "experiment",
-) -> RunResult:
-    """Train one run of ``experiment`` on ``data`` and write its outputs to ``out_dir``.
+) -> dict[int, RunResult]:
+    """Train ``seeds`` (default: the experiment's) of one run of ``experiment`` on ``data``, one
+    after the other in this process, and write the run's outputs to ``out_dir``.
 
-    ``run`` is a run name (``baseline``, ``gni``, ``explicit``, ``m16``) or a RunSpec; it must
-    be one of :func:`planned_runs`. Writes ``out_dir/metrics.parquet``, ``out_dir/model.pt``
-    and ``snapshot_dir/step{s}.pt`` (default ``out_dir/snapshots``) for each requested step s
-    (0 = the initial weights). With ``state_dir`` the run checkpoints every
-    ``checkpoint_every`` steps (default: the config's) and resumes from there; the state is
-    removed at the end unless ``keep_state``. ``on_step(step)`` runs after every step (tests
-    use it to simulate a crash). ``threads`` sets torch's intra-op threads (None: leave).
+    ``run`` is a run name (``baseline``, ``gni``, ``explicit``, ``m16``, ``replace_gauss``) or
+    a RunSpec of :func:`gnitails.runs.planned_runs`. Writes ``out_dir/metrics.parquet`` (a
+    ``seed`` column, then :data:`METRIC_COLUMNS`), ``out_dir/models.pt`` (read it with
+    :func:`load_model`) and for replacement arms ``out_dir/replacement_checks.parquet`` (a
+    ``seed`` column, then ``CHECK_COLUMNS``). ``snapshot_steps`` lists the steps whose weights
+    go into ``models.pt`` (0 = the initial weights): per seed (a mapping) or for every seed.
+    With ``state_dir`` each seed checkpoints to ``state_dir/seed{s}`` every
+    ``checkpoint_every`` steps (default: the config's) and at its end, and resumes or restores
+    from there. ``on_step(step)`` runs after every step (tests use it to simulate a crash).
+    ``threads`` sets torch's intra-op threads (None: leave).
     """
     exp = validate_experiment(experiment, where)
     run = run if isinstance(run, RunSpec) else RunSpec.parse(run)
     _check_run_against_config(exp, run, where)
     data.check(where=f"{where}.dataset")
     _check_data_against_config(exp, data, where)
+    seeds = [int(s) for s in (exp["seeds"] if seeds is None else seeds)]
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
     spec = TrainingSpec.from_config(exp["training"])
-    n_train = len(data.x_train)
-    total = spec.total_steps(n_train)
-    snapshot_steps = sorted(set(int(s) for s in snapshot_steps))
-    bad = [s for s in snapshot_steps if not 0 <= s <= total]
+    total = spec.total_steps(len(data.x_train))
+    if isinstance(snapshot_steps, Mapping):
+        snaps = {s: sorted({int(t) for t in snapshot_steps.get(s, ())}) for s in seeds}
+    else:
+        steps = sorted({int(t) for t in snapshot_steps})
+        snaps = {s: steps for s in seeds}
+    bad = sorted({t for steps in snaps.values() for t in steps if not 0 <= t <= total})
     if bad:
         raise ValueError(f"snapshot_steps {bad} lie outside 0..{total} (the run's steps)")
     every = spec.checkpoint_every if checkpoint_every is None else checkpoint_every
@@ -409,28 +485,70 @@ def train_run(
         raise ValueError(f"checkpoint_every must be >= 1, got {every}")
     dev = resolve_device(device)
     log = log or (lambda _msg: None)
+    label = where.removeprefix("experiments.")
 
-    out_dir = Path(out_dir)
+    results = {}
     with _torch_settings(threads, deterministic=dev.type == "cpu"):
-        return _train(
-            exp,
-            data,
-            run,
-            seed,
-            spec,
-            total,
-            out_dir,
-            Path(state_dir) if state_dir is not None else None,
-            snapshot_steps,
-            Path(snapshot_dir) if snapshot_dir is not None else out_dir / "snapshots",
-            dev,
-            every,
-            keep_state,
-            log,
-            progress_every_s,
-            on_step,
-            where,
+        for seed in seeds:
+            seed_state = Path(state_dir) / f"seed{seed}" if state_dir is not None else None
+            results[seed] = _train(
+                exp, data, run, seed, spec, total, seed_state, snaps[seed], dev, every, log,
+                progress_every_s, on_step, where, f"{label} {run.name} seed {seed}",
+            )  # fmt: skip
+    _write_outputs(Path(out_dir), exp, data, run, results)
+    return results
+
+
+def train_run(experiment: Mapping, data: Prepared, *, seed: int, **kwargs) -> RunResult:
+    """One seed of :func:`train_runs` (the same arguments, ``seed`` instead of ``seeds``)."""
+    return train_runs(experiment, data, seeds=[seed], **kwargs)[int(seed)]
+
+
+def _write_outputs(
+    out_dir: Path, exp: Mapping, data: Prepared, run: RunSpec, results: Mapping[int, RunResult]
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = pd.concat(
+        [r.metrics.assign(seed=seed) for seed, r in results.items()], ignore_index=True
+    )
+    _write_parquet(metrics[["seed", *METRIC_COLUMNS]], out_dir / METRICS_FILE)
+    output_dim = data.meta["n_classes"] if data.task == "classification" else data.y_train.shape[1]
+    meta = {
+        "model": asdict(ModelSpec.from_config(exp["model"])),
+        "input_shape": list(data.x_train.shape[1:]),
+        "output_dim": int(output_dim),
+        "run": run.name,
+        "rule": run.rule,
+        "m": run.m,
+    }
+    save_models(out_dir / MODELS_FILE, meta, results)
+    if run.rule in REPLACEMENT_RULES:
+        checks = pd.concat(
+            [r.checks.assign(seed=seed) for seed, r in results.items()], ignore_index=True
         )
+        _write_parquet(checks[["seed", *CHECK_COLUMNS]], out_dir / CHECKS_FILE)
+
+
+def _load_state(path: Path, fingerprint: str, log: Callable[[str], None], label: str):
+    """The saved state at ``path`` if it belongs to these settings, else None. A file that does
+    not load is set aside (renamed ``*.corrupt``), never loaded unsafely; the seed restarts."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError("not a gnitails training state")
+    except Exception as exc:  # any unreadable file: torch raises many kinds
+        aside = path.with_name(path.name + ".corrupt")
+        path.replace(aside)
+        why = type(exc).__name__
+        log(f"{label}: {path} is unreadable ({why}); set aside as {aside}, restarting")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        log(f"{label}: {path} belongs to other settings or code; starting afresh")
+        path.unlink()
+        return None
+    return state
 
 
 def _train(
@@ -440,17 +558,15 @@ def _train(
     seed: int,
     spec: TrainingSpec,
     total: int,
-    out_dir: Path,
     state_dir: Path | None,
     snapshot_steps: list[int],
-    snapshot_dir: Path,
     dev: torch.device,
     checkpoint_every: int,
-    keep_state: bool,
     log: Callable[[str], None],
     progress_every_s: float,
     on_step: Callable[[int], None] | None,
     where: str,
+    label: str,
 ) -> RunResult:
     task = data.task
     n_train = len(data.x_train)
@@ -486,24 +602,17 @@ def _train(
                 "generator": gens.probes,
             },
             log=log,
-            label=f"{where} {run.name} seed {seed}",
+            label=label,
         )
     steps_per_epoch = spec.steps_per_epoch(n_train)
     record_every_epoch = (
         spec.eval_every_epochs * steps_per_epoch if spec.eval_every_epochs else None
     )
-    model_meta = {
-        "model": asdict(model_spec),
-        "input_shape": list(input_shape),
-        "output_dim": int(output_dim),
-        "run": run.name,
-        "rule": run.rule,
-        "m": run.m,
-        "seed": int(seed),
-    }
-    # A saved state is resumed only if everything that shapes the result is unchanged.
+    # A saved state is resumed only if everything that shapes the result is unchanged (the
+    # other seeds of the experiment do not).
     settings = {
-        "experiment": exp,
+        "experiment": {k: v for k, v in exp.items() if k != "seeds"},
+        "code": _source_fingerprint(),
         "run": asdict(run),
         "seed": seed,
         "total": total,
@@ -515,30 +624,24 @@ def _train(
     fingerprint = json.dumps(settings, sort_keys=True, default=str)
 
     rows: list[dict] = []
+    snapshots: dict[int, dict[str, Tensor]] = {}
     sums = _RunningSums(dev)
     step, elapsed_before = 0, 0.0
-    snap_tmp = state_dir / "snapshots" if state_dir is not None else None
     state_path = state_dir / STATE_FILE if state_dir is not None else None
-    if state_path is not None and state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") == fingerprint:
-            net.load_state_dict(state["net"])
-            opt.load_state_dict(state["opt"])
-            gens.load(state["generators"])
-            order.load(state["order"])
-            rows = state["rows"]
-            sums.load(state["sums"])
-            if replacement is not None:
-                replacement.load(state["replacement"])
-            step, elapsed_before = state["step"], state["elapsed"]
-            log(f"{run.name} seed {seed}: resuming from step {step} ({state_path})")
-        else:
-            log(f"{run.name} seed {seed}: {state_path} belongs to other settings; starting afresh")
-            shutil.rmtree(state_dir / "snapshots", ignore_errors=True)
-            state_path.unlink()
+    state = _load_state(state_path, fingerprint, log, label) if state_path is not None else None
+    if state is not None:
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        gens.load(state["generators"])
+        order.load(state["order"])
+        rows, snapshots = state["rows"], state["snapshots"]
+        sums.load(state["sums"])
+        if replacement is not None:
+            replacement.load(state["replacement"])
+        step, elapsed_before = state["step"], state["elapsed"]
+        done = "restoring the finished seed" if step == total else f"resuming from step {step}"
+        log(f"{label}: {done} ({state_path})")
     resumed_from = step
-    # Snapshots taken before a crash live in state_dir until the run ends.
-    snap_stage = snap_tmp if snap_tmp is not None else Path(tempfile.mkdtemp(prefix="gnitails-"))
     snapshot_set = set(snapshot_steps)
     t0 = time.perf_counter()
 
@@ -552,7 +655,7 @@ def _train(
         rows.append({**row, "wall_time": elapsed()})
 
     def snapshot(s: int) -> None:
-        save_model(snap_stage / snapshot_name(s), net, {**model_meta, "step": s})
+        snapshots[s] = _cpu_state(net)
 
     def checkpoint(s: int) -> None:
         state = {
@@ -564,6 +667,7 @@ def _train(
             "generators": gens.state(),
             "order": order.state(),
             "rows": rows,
+            "snapshots": snapshots,
             "sums": sums.state(),
             "elapsed": elapsed(),
         }
@@ -604,7 +708,7 @@ def _train(
                 f"{where}: run {run.name} seed {seed}: the clean training loss became non-finite "
                 f"at step {s}; lower {where}.training.lr (now {spec.lr})"
             )
-        log(f"{where} {run.name} seed {seed}: diverged at step {s} (an outcome of this arm)")
+        log(f"{label}: diverged at step {s} (an outcome of this arm)")
         nan = float("nan")
         for later in range(s + 1, total + 1):
             if later in snapshot_set:
@@ -613,7 +717,7 @@ def _train(
                 empty = {c: nan for c in METRIC_COLUMNS}
                 rows.append({**empty, "step": later, "epoch": later / steps_per_epoch})
 
-    progress = Progress(f"{run.name} seed {seed}", total, step, progress_every_s, log)
+    progress = Progress(label, total, step, progress_every_s, log)
     if step == 0:
         if 0 in snapshot_set:
             snapshot(0)
@@ -650,26 +754,15 @@ def _train(
         if on_step is not None:
             on_step(step)
 
+    if state_path is not None and resumed_from < total:
+        checkpoint(step)  # the finished seed: a later run with more seeds restores it
     metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_parquet(metrics, out_dir / "metrics.parquet")
-    save_model(out_dir / "model.pt", net, {**model_meta, "step": step})
+    checks = None
     if replacement is not None:
         checks = pd.DataFrame(replacement.checks, columns=list(CHECK_COLUMNS))
-        _write_parquet(checks, out_dir / CHECKS_FILE)
-    if snapshot_steps:
-        snapshot_dir.mkdir(parents=True, exist_ok=True)
-        for s in snapshot_steps:
-            shutil.copyfile(snap_stage / snapshot_name(s), snapshot_dir / snapshot_name(s))
-    if snap_tmp is None:
-        shutil.rmtree(snap_stage, ignore_errors=True)
-    if state_dir is not None and not keep_state:
-        state_path.unlink(missing_ok=True)
-        shutil.rmtree(snap_tmp, ignore_errors=True)
-        with contextlib.suppress(OSError):  # leave the folder if something else lives there
-            state_dir.rmdir()
-    log(f"{run.name} seed {seed}: done, {step} steps in {format_duration(elapsed())}")
-    return RunResult(metrics=metrics, net=net, steps=step, resumed_from=resumed_from)
+    if resumed_from < total:
+        log(f"{label}: done, {step} steps in {format_duration(elapsed())}")
+    return RunResult(metrics, net, step, resumed_from, dict(sorted(snapshots.items())), checks)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:

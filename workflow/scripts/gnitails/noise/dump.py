@@ -280,7 +280,7 @@ def layer_of(key: str) -> tuple[str, str, int]:
 def dump_snapshot(
     experiment: Mapping,
     data,
-    snapshot: str | Path,
+    models: str | Path,
     out: str | Path,
     *,
     ids: Mapping,
@@ -288,7 +288,8 @@ def dump_snapshot(
     threads: int | None = 1,
     chunk: int | None = None,
 ) -> dict:
-    """Load a training snapshot, compute its dump and write ``out``; returns the meta.
+    """Load the snapshot of seed ``ids["seed"]`` at step ``ids["step"]`` from a run's
+    ``models.pt``, compute its dump and write ``out``; returns the meta.
 
     ``ids`` (experiment, run, seed, step) go into the meta; the seed and step seed the draws.
     """
@@ -299,7 +300,7 @@ def dump_snapshot(
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        net, _ = load_model(snapshot, dev)
+        net, _ = load_model(models, seed=ids["seed"], step=ids["step"], device=dev)
         noise = NoiseSpec.from_config(experiment["noise"], net.n_layers)
         spec = DumpSpec.from_config(experiment["noise_dump"])
         x = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(dev)
