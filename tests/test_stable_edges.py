@@ -112,7 +112,7 @@ def test_empty_sample_is_named():
 
 def gauss_legendre_sqrt_n_sd(alpha, beta):
     """sqrt(n) x CRB sd of (alpha, beta, scale, loc_S0) from scipy's S0 pdf, computed here
-    independently of bench/make_stable_tables.py: Gauss-Legendre on z = tan(theta) (70 panels
+    independently of tools/make_stable_tables.py: Gauss-Legendre on z = tan(theta) (70 panels
     of 8 nodes, a count that keeps the nodes of both cells tested away from zeta), other
     finite-difference steps, and no window at zeta - instead every point
     where the pdf is evaluated is checked to lie > 1e-3 from its zeta, outside the 1e-6 to

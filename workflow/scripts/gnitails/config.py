@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator, Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+# Package data (declared in pyproject.toml), so an installed wheel finds it as the checkout does.
+SCHEMA = resources.files("gnitails") / "schemas" / "config.schema.yaml"
 
 # Sources whose examples are images with a class label; the conv net needs them.
 IMAGE_SOURCES = frozenset({"digits", "mnist", "cifar10", "svhn"})
@@ -44,10 +47,11 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_yaml(path: str | Path) -> Any:
+def load_yaml(path: str | Path | Traversable) -> Any:
     """Read a YAML file, turning a syntax error, a duplicate key or a binary file into a
     ConfigError naming the file and line."""
-    path = Path(path)
+    if isinstance(path, str):
+        path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
@@ -75,7 +79,7 @@ def non_finite_errors(value: Any, path: str = "") -> list[str]:
     return []
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+def load_schema(path: str | Path | Traversable = SCHEMA) -> dict:
     return load_yaml(path)
 
 

@@ -1,7 +1,7 @@
 """Cramer-Rao bound for (alpha, beta, scale, loc), all four unknown, i.i.d. stable samples.
 
-Looked up (bilinear in alpha and |beta|) in ``_crb_table.py``, which
-``bench/make_stable_tables.py crb`` computes by numerically integrating the Fisher information
+Looked up (bilinear in alpha and |beta|) in ``crb_table.npz``, which
+``tools/make_stable_tables.py crb`` computes by numerically integrating the Fisher information
 of scipy's pdf. The table holds sqrt(n) x sd for the standard law; sd scales with ``scale`` for
 the scale and location. Above the table (alpha > 1.98, |beta| > 0.9) the nearest edge value is
 used; beta is not identifiable as alpha -> 2, so its bound grows without limit there and the
@@ -23,27 +23,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tables import load
 from .params import check_parametrization, check_params
 
 
 def _interp(alpha: float, beta: float) -> dict[str, float]:
-    from . import _crb_table as _ct  # imported on first use
+    tab = load("crb_table")  # read on first use
 
-    a, b = _ct.ALPHAS, _ct.BETAS
+    a, b = tab["ALPHAS"], tab["BETAS"]
     x = float(np.clip(alpha, a[0], a[-1]))
     y = float(np.clip(abs(beta), b[0], b[-1]))
     i = int(np.clip(np.searchsorted(a, x) - 1, 0, a.size - 2))
     j = int(np.clip(np.searchsorted(b, y) - 1, 0, b.size - 2))
     tx = (x - a[i]) / (a[i + 1] - a[i])
     ty = (y - b[j]) / (b[j + 1] - b[j])
-    v = _ct.SQRT_N_SD
+    v = tab["SQRT_N_SD"]
     row = (
         (1 - tx) * (1 - ty) * v[i, j]
         + tx * (1 - ty) * v[i + 1, j]
         + (1 - tx) * ty * v[i, j + 1]
         + tx * ty * v[i + 1, j + 1]
     )
-    return dict(zip((str(c) for c in _ct.COLUMNS), row, strict=True))
+    return dict(zip((str(c) for c in tab["COLUMNS"]), row, strict=True))
 
 
 MIN_ALPHA = 1.1  # below this the table is not trusted (see module docstring)

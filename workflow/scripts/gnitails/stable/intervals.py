@@ -8,8 +8,8 @@ quoting estimate +- 1.96 sd:
   it is normal with covariance (D' W D)^-1 / n (``asymptotic_cov``), a function of
   (alpha, beta) only for the standard law. Unlike the Cramer-Rao bound it is this estimator's
   covariance, it exists below alpha = 1.1, and it stays finite for alpha as alpha -> 2 (where
-  the CRB for alpha goes to 0). ``_interval_table.py`` tabulates it (sds and correlations,
-  made by ``bench/make_interval_table.py``).
+  the CRB for alpha goes to 0). ``interval_table.npz`` tabulates it (sds and correlations,
+  made by ``tools/make_interval_table.py``).
 * **Test inversion.** The interval for alpha is the set of alpha0 whose 95% acceptance region
   [L(alpha0), U(alpha0)] contains the estimate, with the sd evaluated *at alpha0*, not at the
   estimate. Near alpha = 2 the sd changes fast (it goes to 0 at 2), so the plug-in interval
@@ -40,6 +40,8 @@ import math
 from functools import lru_cache
 
 import numpy as np
+
+from ._tables import load
 
 Z95 = 1.959963984540054
 NAMES = ("alpha", "beta", "scale", "loc0")
@@ -91,16 +93,16 @@ def sd_corr(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def _table() -> dict:
-    from . import _interval_table as t
+    t = load("interval_table")
 
     return {
-        "alphas": t.ALPHAS,
-        "betas": t.BETAS,
-        "log_sd": np.log(t.SD),
-        "corr": t.CORR,
-        "c2_n": np.log(t.C2_N.astype(float)),
-        "c2_q": t.C2_Q,
-        "k_reg": float(t.K_REG),
+        "alphas": t["ALPHAS"],
+        "betas": t["BETAS"],
+        "log_sd": np.log(t["SD"]),
+        "corr": t["CORR"],
+        "c2_n": np.log(t["C2_N"].astype(float)),
+        "c2_q": t["C2_Q"],
+        "k_reg": float(t["K_REG"]),
     }
 
 

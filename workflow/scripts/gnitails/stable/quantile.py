@@ -7,7 +7,7 @@ McCulloch's statistics are location/scale free functions of the 5/25/50/75/95% q
 Classically they are inverted with coarse tables of alpha(nu_alpha, nu_beta) and linear
 interpolation; scipy's ``_fitstart`` does that and keeps a bias of up to 0.05 in beta at any n.
 We tabulate the *forward* quantile functions of the standard S0 law on a fine (alpha, beta)
-grid (``_quantile_table.py``, computed from scipy's cdf by ``bench/make_stable_tables.py``),
+grid (``quantile_table.npz``, computed from scipy's cdf by ``tools/make_stable_tables.py``),
 interpolate them with bicubic splines, and solve the two equations numerically, so the only
 error left is the sampling error of the quantiles. Scale and S0 location follow from
 q75 - q25 and q50 in the same way. Valid for 0.5 <= alpha <= 2 (the table's range).
@@ -20,12 +20,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import _quantile_table as _qt
+from ._tables import load
 
-PROBS = tuple(float(p) for p in _qt.PROBS)
+_qt = load("quantile_table")
+
+PROBS = tuple(float(p) for p in _qt["PROBS"])
 NU_ALPHA_GAUSS = float(
-    (_qt.QUANTILES[-1, 0, 4] - _qt.QUANTILES[-1, 0, 0])
-    / (_qt.QUANTILES[-1, 0, 3] - _qt.QUANTILES[-1, 0, 1])
+    (_qt["QUANTILES"][-1, 0, 4] - _qt["QUANTILES"][-1, 0, 0])
+    / (_qt["QUANTILES"][-1, 0, 3] - _qt["QUANTILES"][-1, 0, 1])
 )
 
 
@@ -33,8 +35,8 @@ NU_ALPHA_GAUSS = float(
 def _splines():
     from scipy.interpolate import RectBivariateSpline
 
-    q = _qt.QUANTILES
-    a, b = _qt.ALPHAS, _qt.BETAS
+    q = _qt["QUANTILES"]
+    a, b = _qt["ALPHAS"], _qt["BETAS"]
     iqr = q[..., 3] - q[..., 1]
     funcs = {
         "nu_alpha": (q[..., 4] - q[..., 0]) / iqr,
@@ -75,7 +77,7 @@ def mcculloch(x: np.ndarray) -> QuantileFit:
     nu_a = (q95 - q05) / iqr
     nu_b = (q95 + q05 - 2 * q50) / (q95 - q05)
     sp = _splines()
-    a_lo, a_hi = float(_qt.ALPHAS[0]), float(_qt.ALPHAS[-1])
+    a_lo, a_hi = float(_qt["ALPHAS"][0]), float(_qt["ALPHAS"][-1])
     boundary = False
     if nu_a <= NU_ALPHA_GAUSS:  # no heavier than Gaussian: alpha = 2, beta not identifiable
         alpha, beta, boundary = 2.0, 0.0, nu_a < NU_ALPHA_GAUSS

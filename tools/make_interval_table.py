@@ -1,6 +1,6 @@
-"""Generate ``gnitails/stable/_interval_table.py``, the table behind the default intervals.
+"""Generate ``gnitails/stable/interval_table.npz``, the table behind the default intervals.
 
-    .venv/bin/python bench/make_interval_table.py            # ~1-2 min on 2 cores
+    .venv/bin/python tools/make_interval_table.py            # ~1-2 min on 2 cores
 
 Two parts (see ``gnitails.stable.intervals`` for how they are used):
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gnitails.stable import fit_batch, sample
+from gnitails.stable._tables import save
 from gnitails.stable.batch import _fit_ecf
 from gnitails.stable.ecf import BETA_FIXED_FROM, BETA_ZERO_FROM
 from gnitails.stable.intervals import Z95, asymptotic_cov, sd_corr, standard_sd
@@ -95,17 +96,13 @@ def _chunks(reps: int, n: int) -> list[int]:
     return [min(per, reps - i) for i in range(0, reps, per)]
 
 
-def _write(path: Path, doc: str, **arrays) -> None:
-    lines = [f'"""{doc}\n\nGenerated file: do not edit by hand."""', "", "import numpy as np", ""]
-    for name, arr in arrays.items():
-        arr = np.asarray(arr)
-        body = np.array2string(
-            arr, separator=", ", precision=7, floatmode="maxprec", threshold=10**9,
-            max_line_width=95,
-        )  # fmt: skip
-        lines += [f"{name} = np.array(\n{body}\n)" if arr.ndim else f"{name} = {float(arr)!r}", ""]
-    path.write_text("\n".join(lines).replace("inf", "np.inf"))
-    print("wrote", path)
+def _as_printed(arr: np.ndarray) -> np.ndarray:
+    """``arr`` rounded as numpy prints it with precision 7 (8 significant digits where it
+    prints in scientific notation): the shipped table has these values (it began as a text
+    table), and the intervals need no more, so a rerun with the same options reproduces it."""
+    text = np.array2string(arr, precision=7, floatmode="maxprec", threshold=10**9)
+    numbers = text.replace("[", " ").replace("]", " ").split()
+    return np.array(numbers, dtype=arr.dtype).reshape(arr.shape)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,17 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     q = second_order(a.reps, a.seed)
     tab = {"alphas": ALPHAS, "betas": BETAS, "log_sd": np.log(sd), "corr": corr}
     k_reg = regression_factor(a.k_reps, a.seed, tab)
-    _write(
-        PKG / "_interval_table.py",
+    arrays = {"ALPHAS": ALPHAS, "BETAS": BETAS, "SD": sd, "CORR": corr, "C2_N": C2_N, "C2_Q": q}
+    save(
+        PKG / "interval_table.npz",
         "sqrt(n) x asymptotic sd and correlations of the ECF fit (alpha, beta, scale, loc0) for\n"
         "the standard S0 law, and the second-order term C2 at alpha = 2; made by\n"
-        f"bench/make_interval_table.py (--reps {a.reps} --k-reps {a.k_reps} --seed {a.seed}).",
-        ALPHAS=ALPHAS,
-        BETAS=BETAS,
-        SD=sd,
-        CORR=corr,
-        C2_N=C2_N,
-        C2_Q=q,
+        f"tools/make_interval_table.py (--reps {a.reps} --k-reps {a.k_reps} --seed {a.seed}).",
+        **{k: _as_printed(v) for k, v in arrays.items()},
         C2=float(np.round(q.max(), 2)),
         K_REG=float(np.round(k_reg, 3)),
     )

@@ -1,17 +1,17 @@
 """Generate the two small tables that ``gnitails.stable`` ships, from scipy's stable law.
 
-    .venv/bin/python bench/make_stable_tables.py quantiles   # ~1-2 min on 2 cores
-    .venv/bin/python bench/make_stable_tables.py crb         # ~15 min of 1 core (75 cells)
+    .venv/bin/python tools/make_stable_tables.py quantiles   # ~1-2 min on 2 cores
+    .venv/bin/python tools/make_stable_tables.py crb         # ~15 min of 1 core (75 cells)
 
-Both are written as plain Python modules (so they are installed with the package):
+Both are written as ``.npz`` package data next to the code that reads them (full precision):
 
-* ``_quantile_table.py``: the 5%, 25%, 50%, 75% and 95% quantiles of the *standard S0 law*
+* ``quantile_table.npz``: the 5%, 25%, 50%, 75% and 95% quantiles of the *standard S0 law*
   S0(alpha, beta, 1, 0) on a grid alpha x beta (beta >= 0; beta < 0 follows by reflection).
   Every quantile is a root of scipy's ``levy_stable.cdf`` (Nolan's integral) found by
   ``brentq`` to 1e-11. McCulloch's estimator interpolates these *forward* functions with cubic
   splines and inverts them numerically, which avoids the bias of linearly interpolating
   inverted tables (what scipy's ``_fitstart`` does).
-* ``_crb_table.py``: sqrt(n) x Cramer-Rao standard deviations of (alpha, beta, scale, loc_S0,
+* ``crb_table.npz``: sqrt(n) x Cramer-Rao standard deviations of (alpha, beta, scale, loc_S0,
   loc_S1) for the standard law, all four parameters unknown. The Fisher information is
   integrated numerically from scipy's S0 pdf on z = sinh(u) with Simpson's rule; the alpha and
   beta scores are central differences of log pdf, the scale and location scores follow from the
@@ -43,6 +43,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from gnitails.stable._tables import save
 
 PKG = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "gnitails" / "stable"
 
@@ -87,9 +89,9 @@ def make_quantiles(workers: int) -> None:
     with ProcessPoolExecutor(workers) as ex:
         rows = list(ex.map(_quantiles_cell, cells, chunksize=4))
     q = np.array(rows).reshape(len(Q_ALPHAS), len(Q_BETAS), len(Q_PROBS))
-    _write(
-        PKG / "_quantile_table.py",
-        "Quantiles of the standard S0 law, made by bench/make_stable_tables.py quantiles.",
+    save(
+        PKG / "quantile_table.npz",
+        "Quantiles of the standard S0 law, made by tools/make_stable_tables.py quantiles.",
         ALPHAS=Q_ALPHAS,
         BETAS=Q_BETAS,
         PROBS=np.array(Q_PROBS),
@@ -172,36 +174,16 @@ def make_crb(workers: int, npts: int) -> None:
         rows = np.array(list(ex.map(_fisher_cell, cells)))
     rows = rows.reshape(len(CRB_ALPHAS), len(CRB_BETAS), 6)
     print("pdf mass range:", rows[..., 5].min(), rows[..., 5].max())
-    _write(
-        PKG / "_crb_table.py",
+    save(
+        PKG / "crb_table.npz",
         "sqrt(n) x Cramer-Rao sd of (alpha, beta, scale, loc_S0, loc_S1) for the standard law,\n"
-        f"all four parameters unknown; made by bench/make_stable_tables.py crb ({npts} points,\n"
+        f"all four parameters unknown; made by tools/make_stable_tables.py crb ({npts} points,\n"
         f"scipy {scipy.__version__}'s pdf without its rounding of x to zeta; see the generator).",
         ALPHAS=CRB_ALPHAS,
         BETAS=CRB_BETAS,
         COLUMNS=np.array(["alpha", "beta", "scale", "loc_S0", "loc_S1"]),
         SQRT_N_SD=rows[..., :5],
     )
-
-
-def _write(path: Path, doc: str, **arrays: np.ndarray) -> None:
-    lines = [f'"""{doc}\n\nGenerated file: do not edit by hand."""', "", "import numpy as np", ""]
-    for name, arr in arrays.items():
-        if arr.dtype.kind in "US":
-            lines.append(f"{name} = np.array({arr.tolist()!r})")
-        else:
-            body = np.array2string(
-                arr,
-                separator=", ",
-                precision=17,
-                floatmode="maxprec",
-                threshold=10**9,
-                max_line_width=95,
-            )
-            lines.append(f"{name} = np.array(\n{body}\n)")
-        lines.append("")
-    path.write_text("\n".join(lines))
-    print("wrote", path)
 
 
 def main(argv: list[str] | None = None) -> int:
