@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-# docs/training.md is being rewritten with the training code (issue 14); add it back then.
-NOT_YET = {"training.md"}
 NO_TEST = re.compile(r"<!--\s*no-test:\s*(?P<reason>.*?)\s*-->")
 
 
@@ -35,8 +33,6 @@ def python_blocks(path: Path) -> list[tuple[int, str, str | None]]:
 
 def cases():
     for path in sorted(DOCS.glob("*.md")):
-        if path.name in NOT_YET:
-            continue
         for line, code, skip in python_blocks(path):
             marks = [pytest.mark.skip(reason=f"{path.name}:{line}: {skip}")] if skip else []
             yield pytest.param(path, line, code, id=f"{path.name}:{line}", marks=marks)
