@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from gnitails.config import ConfigError, load_config, load_yaml, validate_config
@@ -232,3 +238,55 @@ def test_digits_training_size_matches_the_prepared_split(test_config):
     for fraction in (0.25, 0.3):
         n = len(make_digits(seed=0, test_fraction=fraction).x_train)
         assert train_size({"source": "digits", "test_fraction": fraction}) == n
+
+
+# --- `make check-config` / `make dry-run` with a CONFIG path holding spaces and a quote ------
+
+
+def make(root, *args):
+    """`make` in the repository, the venv target taken as made (-o venv: no install here)."""
+    # This interpreter's folder first on PATH: `python` in the recipes is the test's own.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(root), "-o", "venv", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.fixture
+def spaced_dir(tmp_path):
+    folder = tmp_path / "dir with space's"
+    folder.mkdir()
+    return folder
+
+
+def test_make_check_config_takes_a_path_with_spaces(root, spaced_dir):
+    cfg = spaced_dir / "c.yaml"
+    cfg.write_text((root / "tests" / "config" / "test.yaml").read_text())
+    done = make(root, "check-config", f"CONFIG={cfg}")
+    assert done.returncode == 0, done.stderr
+    assert f"{cfg}: valid" in done.stdout
+
+
+def test_make_check_config_refuses_a_bad_config_in_a_path_with_spaces(root, spaced_dir):
+    cfg = spaced_dir / "c.yaml"
+    cfg.write_text((root / "tests" / "config" / "test.yaml").read_text() + "experimnets: {}\n")
+    done = make(root, "check-config", f"CONFIG={cfg}")
+    assert done.returncode != 0
+    assert str(cfg) in done.stderr and "experimnets" in done.stderr
+
+
+@pytest.mark.parametrize("target", ["dry-run", "run"])
+def test_make_passes_a_spaced_config_path_to_snakemake_as_one_argument(root, spaced_dir, target):
+    cfg = spaced_dir / "c.yaml"
+    done = make(root, "-n", target, f"CONFIG={cfg}")  # -n: print the commands, run nothing
+    assert done.returncode == 0, done.stderr
+    for line in done.stdout.splitlines():
+        argv = shlex.split(line)
+        if "--configfile" in argv:
+            assert argv[argv.index("--configfile") + 1] == str(cfg)
+        if argv[:3] == ["python", "-m", "gnitails.config"]:
+            assert argv[3:] == [str(cfg)]
+    assert "--configfile" in done.stdout
