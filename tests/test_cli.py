@@ -1,8 +1,11 @@
 """`gnitails fit` / `gnitails sample` round trips and error messages (main(argv) in-process)."""
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -116,7 +119,53 @@ def test_argparse_rejects_bad_values(capsys):
         with pytest.raises(SystemExit) as e:
             main(["sample", "x.npy", "--alpha", "1.5", option, value])
         assert e.value.code == 2
-        assert f"{option} must" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"{option} must" in err and err.count("\n") == 1  # one line, no usage block
+
+
+def cli(*argv, cwd):
+    """`gnitails ...` as a shell user runs it: a fresh interpreter, stderr captured."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "gnitails.cli", *map(str, argv)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "message"),
+    [
+        ({"bad.npz": b"PK\x03\x04\x14\x00 cut short"}, ["fit", "bad.npz"], "cannot read bad.npz"),
+        ({"e.npz": b""}, ["fit", "e.npz"], "cannot read e.npz"),
+        ({"e.csv": b""}, ["fit", "e.csv"], "no data in e.csv"),
+        ({}, ["fit", "/dev/null"], "no data in /dev/null"),
+        ({}, ["fit", "missing.npy"], "no such file: missing.npy"),
+        ({"d/.keep": b""}, ["sample", "d", "--alpha", "1.5"], "output path is a directory: d"),
+        ({}, ["sample", "x.npy", "--alpha", "1.5", "--seed", "-1"], "--seed must be"),
+        ({}, ["sample", "x.npy", "--alpha", "3"], "--alpha must lie in (0, 2]"),
+        ({"n.csv": b"1\n2\nnan\n" * 20}, ["fit", "n.csv"], "pass --nan-policy omit"),
+        ({"t.txt": b"1 2\n3\n"}, ["fit", "t.txt"], "cannot read t.txt"),
+    ],
+    ids=[
+        "corrupt-npz",
+        "empty-npz",
+        "empty-csv",
+        "dev-null",
+        "missing",
+        "sample-into-dir",
+        "seed-negative",
+        "alpha-out-of-range",
+        "nan",
+        "ragged-text",
+    ],  # fmt: skip
+)
+def test_shell_user_gets_one_line_and_status_2(tmp_path, files, argv, message):
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    done = cli(*argv, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+    assert "nan_policy" not in done.stderr  # the shell option, not the Python argument
 
 
 def doc_console_examples(path):
