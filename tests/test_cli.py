@@ -6,6 +6,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +206,15 @@ def test_docs_worked_example_matches_the_cli(tmp_path, capsys, monkeypatch, root
                 assert data[key] == (want if exact else pytest.approx(want, rel=1e-12)), key
         else:
             assert [_comparable(g) for g in got] == [_comparable(e) for e in expected], command
+
+
+def test_sample_writes_a_file_atomically_and_a_link_or_device_in_place(tmp_path, capsys):
+    out = tmp_path / "x.npy"
+    assert run(["sample", out, "--alpha", 1.5, "-n", 5, "--seed", 0], capsys)[0] == 0
+    assert np.load(out).shape == (5,) and [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "target.csv")
+    assert run(["sample", link, "--alpha", 1.5, "-n", 5, "--seed", 0], capsys)[0] == 0
+    assert link.is_symlink() and np.loadtxt(tmp_path / "target.csv").shape == (5,)
+    assert run(["sample", "/dev/null", "--alpha", 1.5, "-n", 5], capsys)[0] == 0
+    assert Path("/dev/null").is_char_device()

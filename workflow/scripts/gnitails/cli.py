@@ -19,6 +19,7 @@ and exit with status 2, like argparse's own usage errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -152,14 +153,18 @@ def save_sample(x: np.ndarray, path: str) -> None:
     if p.parent and not p.parent.exists():
         raise CliError(f"output folder does not exist: {p.parent}")
     suffix = p.suffix.lower()
-    try:  # atomically: a killed `gnitails sample` leaves no half-written file
-        with atomic_path(p) as tmp, tmp.open("wb") as fh:
-            if suffix == ".npy":
-                np.save(fh, x)
-            elif suffix == ".npz":
-                np.savez(fh, x=x)
-            else:
-                np.savetxt(fh, x, fmt="%.9g" if x.dtype == np.float32 else "%.17g")
+    # A file is written atomically (a killed `gnitails sample` leaves no half-written file);
+    # a link or a special file (/dev/stdout, a FIFO) is written in place, never replaced.
+    special = p.is_symlink() or (p.exists() and not p.is_file())
+    try:
+        with contextlib.nullcontext(p) if special else atomic_path(p) as target:
+            with target.open("wb") as fh:
+                if suffix == ".npy":
+                    np.save(fh, x)
+                elif suffix == ".npz":
+                    np.savez(fh, x=x)
+                else:
+                    np.savetxt(fh, x, fmt="%.9g" if x.dtype == np.float32 else "%.17g")
     except OSError as e:
         raise CliError(f"cannot write {path}: {e.strerror or e}") from None
 
