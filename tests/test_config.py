@@ -231,6 +231,12 @@ def test_a_train_subset_larger_than_the_source_is_refused(test_config):
     assert "datasets.digits.train_subset: asks for 5000 examples" in problems_of(test_config)
 
 
+def test_a_custom_potential_that_can_be_found_is_accepted(test_config):
+    potential = {"kind": "custom", "target": "gnitails.sde.potentials:Quartic"}
+    test_config["sde"]["ou_tiny"]["potential"] = potential
+    validate_config(test_config)
+
+
 def test_digits_training_size_matches_the_prepared_split(test_config):
     from gnitails.config import train_size
     from gnitails.data.digits import make_digits
@@ -327,6 +333,16 @@ BAD_VALUES = [
     (f"{E}.training.rules", ["gni_x"], "'gni_x'"),
     ("datasets.sinusoids.source", "imagenet", "datasets.sinusoids.source"),
     ("sde.ou_tiny.potential.kind", "cubic", "'cubic'"),
+    (
+        "sde.ou_tiny.potential",
+        {"kind": "custom", "target": "no_such_module:make"},
+        "sde.ou_tiny.potential.target: module 'no_such_module' of 'no_such_module:make' cannot",
+    ),
+    (
+        "sde.ou_tiny.potential",
+        {"kind": "custom", "target": "gnitails.nope:make"},
+        "sde.ou_tiny.potential.target: module 'gnitails.nope'",
+    ),
     # negative or zero sizes
     ("datasets.sinusoids.n_train", -64, "datasets.sinusoids.n_train"),
     (f"{E}.model.width", 0, f"{E}.model.width"),
