@@ -1,8 +1,12 @@
 """`gnitails fit` / `gnitails sample` round trips and error messages (main(argv) in-process)."""
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,7 +120,53 @@ def test_argparse_rejects_bad_values(capsys):
         with pytest.raises(SystemExit) as e:
             main(["sample", "x.npy", "--alpha", "1.5", option, value])
         assert e.value.code == 2
-        assert f"{option} must" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"{option} must" in err and err.count("\n") == 1  # one line, no usage block
+
+
+def cli(*argv, cwd):
+    """`gnitails ...` as a shell user runs it: a fresh interpreter, stderr captured."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "gnitails.cli", *map(str, argv)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "message"),
+    [
+        ({"bad.npz": b"PK\x03\x04\x14\x00 cut short"}, ["fit", "bad.npz"], "cannot read bad.npz"),
+        ({"e.npz": b""}, ["fit", "e.npz"], "cannot read e.npz"),
+        ({"e.csv": b""}, ["fit", "e.csv"], "no data in e.csv"),
+        ({}, ["fit", "/dev/null"], "no data in /dev/null"),
+        ({}, ["fit", "missing.npy"], "no such file: missing.npy"),
+        ({"d/.keep": b""}, ["sample", "d", "--alpha", "1.5"], "output path is a directory: d"),
+        ({}, ["sample", "x.npy", "--alpha", "1.5", "--seed", "-1"], "--seed must be"),
+        ({}, ["sample", "x.npy", "--alpha", "3"], "--alpha must lie in (0, 2]"),
+        ({"n.csv": b"1\n2\nnan\n" * 20}, ["fit", "n.csv"], "pass --nan-policy omit"),
+        ({"t.txt": b"1 2\n3\n"}, ["fit", "t.txt"], "cannot read t.txt"),
+    ],
+    ids=[
+        "corrupt-npz",
+        "empty-npz",
+        "empty-csv",
+        "dev-null",
+        "missing",
+        "sample-into-dir",
+        "seed-negative",
+        "alpha-out-of-range",
+        "nan",
+        "ragged-text",
+    ],  # fmt: skip
+)
+def test_shell_user_gets_one_line_and_status_2(tmp_path, files, argv, message):
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    done = cli(*argv, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+    assert "nan_policy" not in done.stderr  # the shell option, not the Python argument
 
 
 def doc_console_examples(path):
@@ -156,3 +206,15 @@ def test_docs_worked_example_matches_the_cli(tmp_path, capsys, monkeypatch, root
                 assert data[key] == (want if exact else pytest.approx(want, rel=1e-12)), key
         else:
             assert [_comparable(g) for g in got] == [_comparable(e) for e in expected], command
+
+
+def test_sample_writes_a_file_atomically_and_a_link_or_device_in_place(tmp_path, capsys):
+    out = tmp_path / "x.npy"
+    assert run(["sample", out, "--alpha", 1.5, "-n", 5, "--seed", 0], capsys)[0] == 0
+    assert np.load(out).shape == (5,) and [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "target.csv")
+    assert run(["sample", link, "--alpha", 1.5, "-n", 5, "--seed", 0], capsys)[0] == 0
+    assert link.is_symlink() and np.loadtxt(tmp_path / "target.csv").shape == (5,)
+    assert run(["sample", "/dev/null", "--alpha", 1.5, "-n", 5], capsys)[0] == 0
+    assert Path("/dev/null").is_char_device()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from gnitails.config import ConfigError, load_config, load_yaml, validate_config
@@ -225,6 +231,12 @@ def test_a_train_subset_larger_than_the_source_is_refused(test_config):
     assert "datasets.digits.train_subset: asks for 5000 examples" in problems_of(test_config)
 
 
+def test_a_custom_potential_that_can_be_found_is_accepted(test_config):
+    potential = {"kind": "custom", "target": "gnitails.sde.potentials:Quartic"}
+    test_config["sde"]["ou_tiny"]["potential"] = potential
+    validate_config(test_config)
+
+
 def test_digits_training_size_matches_the_prepared_split(test_config):
     from gnitails.config import train_size
     from gnitails.data.digits import make_digits
@@ -232,3 +244,189 @@ def test_digits_training_size_matches_the_prepared_split(test_config):
     for fraction in (0.25, 0.3):
         n = len(make_digits(seed=0, test_fraction=fraction).x_train)
         assert train_size({"source": "digits", "test_fraction": fraction}) == n
+
+
+# --- `make check-config` / `make dry-run` with a CONFIG path holding spaces and a quote ------
+
+
+def make(root, *args):
+    """`make` in the repository, the venv target taken as made (-o venv: no install here)."""
+    # This interpreter's folder first on PATH: `python` in the recipes is the test's own.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(root), "-o", "venv", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.fixture
+def spaced_dir(tmp_path):
+    folder = tmp_path / "dir with space's"
+    folder.mkdir()
+    return folder
+
+
+def test_make_check_config_takes_a_path_with_spaces(root, spaced_dir):
+    cfg = spaced_dir / "c.yaml"
+    cfg.write_text((root / "tests" / "config" / "test.yaml").read_text())
+    done = make(root, "check-config", f"CONFIG={cfg}")
+    assert done.returncode == 0, done.stderr
+    assert f"{cfg}: valid" in done.stdout
+
+
+def test_make_check_config_refuses_a_bad_config_in_a_path_with_spaces(root, spaced_dir):
+    cfg = spaced_dir / "c.yaml"
+    cfg.write_text((root / "tests" / "config" / "test.yaml").read_text() + "experimnets: {}\n")
+    done = make(root, "check-config", f"CONFIG={cfg}")
+    assert done.returncode != 0
+    assert str(cfg) in done.stderr and "experimnets" in done.stderr
+
+
+@pytest.mark.parametrize("target", ["dry-run", "run"])
+def test_make_passes_a_spaced_config_path_to_snakemake_as_one_argument(root, spaced_dir, target):
+    cfg = spaced_dir / "c.yaml"
+    done = make(root, "-n", target, f"CONFIG={cfg}")  # -n: print the commands, run nothing
+    assert done.returncode == 0, done.stderr
+    for line in done.stdout.splitlines():
+        argv = shlex.split(line)
+        if "--configfile" in argv:
+            assert argv[argv.index("--configfile") + 1] == str(cfg)
+        if argv[:3] == ["python", "-m", "gnitails.config"]:
+            assert argv[3:] == [str(cfg)]
+    assert "--configfile" in done.stdout
+
+
+# --- the bad-config battery, as a user meets it: `python -m gnitails.config FILE` ------------
+
+E = "experiments.sin_add"
+NAN, INF = float("nan"), float("inf")
+
+# (dotted key to set in tests/config/test.yaml, value, what the one-screen message must say)
+BAD_VALUES = [
+    # NaN and infinity are never valid numbers
+    (f"{E}.noise.sigma", NAN, f"{E}.noise.sigma: nan is not a valid number"),
+    (f"{E}.training.lr", NAN, f"{E}.training.lr: nan"),
+    (f"{E}.training.lr", INF, f"{E}.training.lr: inf"),
+    ("experiments.digits_mult.training.lr", -INF, "experiments.digits_mult.training.lr: -inf"),
+    (f"{E}.model.init_scale", NAN, f"{E}.model.init_scale: nan"),
+    ("datasets.sinusoids.amplitude", INF, "datasets.sinusoids.amplitude: inf"),
+    ("sde.ou_tiny.step", NAN, "sde.ou_tiny.step: nan"),
+    ("sde.ou_tiny.alphas.0", NAN, "sde.ou_tiny.alphas.0: nan"),
+    ("sde.ou_tiny.potential.curvature", INF, "sde.ou_tiny.potential.curvature: inf"),
+    # integers stay integers
+    (f"{E}.training.steps", 1500.0, "1500.0 is not of type 'integer'"),
+    (f"{E}.training.eval_every", 10.5, "10.5 is not of type 'integer'"),
+    (f"{E}.seeds", [0.0], "0.0 is not of type 'integer'"),
+    ("datasets.sinusoids.n_train", 64.0, "datasets.sinusoids.n_train"),
+    ("sde.ou_tiny.n_particles", 2000.0, "sde.ou_tiny.n_particles"),
+    (f"{E}.model.width", 16.0, f"{E}.model.width"),
+    # unknown keys and wrong types
+    (f"{E}.trainig", {"lr": 0.1}, "trainig"),
+    (f"{E}.model.widht", 3, "widht"),
+    ("figurs", {}, "figurs"),
+    (f"{E}.training.lr", "fast", "'fast'"),
+    (f"{E}.model.width", "wide", "'wide'"),
+    (f"{E}.seeds", 3, f"{E}.seeds: 3 is not of type 'array'"),
+    (f"{E}.noise.mode", "subtractive", "'subtractive'"),
+    (f"{E}.training.rules", ["gni_x"], "'gni_x'"),
+    ("datasets.sinusoids.source", "imagenet", "datasets.sinusoids.source"),
+    ("sde.ou_tiny.potential.kind", "cubic", "'cubic'"),
+    (
+        "sde.ou_tiny.potential",
+        {"kind": "custom", "target": "no_such_module:make"},
+        "sde.ou_tiny.potential.target: module 'no_such_module' of 'no_such_module:make' cannot",
+    ),
+    (
+        "sde.ou_tiny.potential",
+        {"kind": "custom", "target": "gnitails.nope:make"},
+        "sde.ou_tiny.potential.target: module 'gnitails.nope'",
+    ),
+    # negative or zero sizes
+    ("datasets.sinusoids.n_train", -64, "datasets.sinusoids.n_train"),
+    (f"{E}.model.width", 0, f"{E}.model.width"),
+    (f"{E}.training.steps", -1, f"{E}.training.steps"),
+    (f"{E}.training.batch_size", 0, f"{E}.training.batch_size"),
+    ("sde.ou_tiny.n_particles", -5, "sde.ou_tiny.n_particles"),
+    (f"{E}.seeds", [], f"{E}.seeds"),
+    # noise that cannot be what was meant
+    (f"{E}.noise.sigma", [0.1, 0.1], f"{E}.noise.sigma: a list needs one std per activation"),
+    (f"{E}.noise.sigma", [0.0, 0.0, 0.0, 0.0], f"{E}.noise.sigma: no layer gets noise"),
+    (f"{E}.noise.sigma", -0.1, f"{E}.noise.sigma"),
+    # sizes and references checked against the dataset and the experiment
+    (f"{E}.training.batch_size", 65, f"{E}.training.batch_size: 65 exceeds the 64"),
+    (f"{E}.noise_dump.batch", 100, f"{E}.noise_dump.batch: 100 exceeds the 64"),
+    (f"{E}.noise_dump.minibatch_size", 65, f"{E}.noise_dump.minibatch_size: 65 exceeds"),
+    (f"{E}.noise_dump.run", "m3", f"{E}.noise_dump.run: 'm3' is not a run"),
+    (f"{E}.noise_dump.seeds", [7], f"{E}.noise_dump.seeds: [7] are not among"),
+    (f"{E}.noise_dump.steps", [0, 10**6], f"{E}.noise_dump.steps: 1000000 lies outside"),
+    ("datasets.digits.train_subset", 5000, "datasets.digits.train_subset: asks for 5000"),
+    (f"{E}.dataset", "sinusoid", f"{E}.dataset"),
+    ("figures.fig_lm.experiments", ["sin_add", "nope"], "figures.fig_lm.experiments"),
+    (f"{E}.model.arch", "convnet", f"{E}.model.arch"),
+]
+
+
+def set_key(cfg: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    node = cfg
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+    node[int(leaf) if isinstance(node, list) else leaf] = value
+
+
+def validate_file(path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "gnitails.config", str(path)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def assert_refused(path: Path, *fragments: str) -> None:
+    done = validate_file(path)
+    assert done.returncode == 2, done.stdout
+    assert str(path) in done.stderr and "Traceback" not in done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_VALUES)
+def test_validator_refuses_bad_values_naming_the_key(tmp_path, test_config, key, value, message):
+    import yaml
+
+    set_key(test_config, key, value)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(test_config, sort_keys=False))  # NaN, inf as .nan, .inf
+    assert_refused(path, message)
+
+
+# (file content, what the message must say)
+BAD_FILES = {
+    "duplicate-key": (b"datasets: {}\nexperiments: {}\ndatasets: {}\n", "duplicate key 'datasets'"),
+    "duplicate-nested-key": (
+        b"experiments:\n  e:\n    training:\n      lr: 0.1\n      lr: 0.2\n",
+        "duplicate key 'lr'",
+    ),
+    "binary": (b"\x89PNG\r\n\x1a\n\xff\xfe\x00", "is not a text (UTF-8) file"),
+    "empty": (b"", "'datasets' is a required property"),
+    "list": (b"- 1\n- 2\n", "the config must be a mapping, got list"),
+    "scalar": (b"hello\n", "the config must be a mapping, got str"),
+    "bad-syntax": (b"datasets:\n  sinusoids: {source: sinusoids\n", "is not valid YAML"),
+    "tab-indent": (b"datasets:\n\tsinusoids: {}\n", "is not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_validator_refuses_bad_files_naming_the_file(tmp_path, case):
+    content, message = BAD_FILES[case]
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    assert_refused(path, message)
+
+
+@pytest.mark.parametrize("what", ["missing", "directory"])
+def test_validator_refuses_a_path_that_is_no_file(tmp_path, what):
+    path = tmp_path / "c.yaml"
+    if what == "directory":
+        path.mkdir()
+    assert_refused(path, "cannot read config file")

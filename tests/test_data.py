@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import pickle
 import tarfile
@@ -275,7 +276,7 @@ def test_offline_download_names_dataset_and_folder(tmp_path):
     files = [RawFile("train_32x32.mat", "0" * 32, ("http://127.0.0.1:9/train_32x32.mat",))]
     folder = tmp_path / "resources" / "datasets" / "svhn"
     with pytest.raises(DataError) as info:
-        download_source("svhn", folder, files=files, timeout=5)
+        download_source("svhn", folder, files=files, timeout=5, retry_wait=0)
     msg = str(info.value)
     assert msg.startswith("svhn: cannot download train_32x32.mat")
     assert str(folder) in msg and "by hand" in msg
@@ -320,6 +321,61 @@ def test_download_with_checksum_mismatch_leaves_nothing(tmp_path, http_server):
     folder = tmp_path / "mnist"
     with pytest.raises(DataError, match="checksum mismatch for t10k-labels-idx1-ubyte.gz"):
         download_source("mnist", folder, files=files)
+    assert list(folder.iterdir()) == []
+
+
+class FakeDownload:
+    """Stands in for the network: each call takes the next outcome, bytes to write or an error."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = []
+
+    def __call__(self, url, folder, name):
+        self.calls.append(url)
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, Exception):
+            (Path(folder) / name).write_bytes(b"partial")  # as a dropped connection leaves it
+            raise outcome
+        (Path(folder) / name).write_bytes(outcome)
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    waited = []
+    monkeypatch.setattr("gnitails.data.raw.time.sleep", waited.append)
+    return waited
+
+
+def test_checksum_mismatch_is_not_retried(tmp_path, sleeps):
+    # The same bytes come back every time: one try, no pause, nothing left behind.
+    fake = FakeDownload(b"not the real file")
+    files = [RawFile("t10k-labels-idx1-ubyte.gz", "0" * 32, ("http://a/x", "http://b/x"))]
+    folder = tmp_path / "mnist"
+    with pytest.raises(DataError, match="checksum mismatch for t10k-labels-idx1-ubyte.gz"):
+        download_source("mnist", folder, files=files, download=fake)
+    assert fake.calls == ["http://a/x"] and sleeps == []
+    assert list(folder.iterdir()) == []
+
+
+def test_network_errors_are_retried_until_the_file_arrives(tmp_path, sleeps):
+    good = gzip.compress(idx_bytes(np.arange(5)))
+    fake = FakeDownload(ConnectionResetError("reset"), OSError("timed out"), good)
+    files = [RawFile("t10k-labels-idx1-ubyte.gz", hashlib.md5(good).hexdigest(), ("http://a/x",))]
+    folder = tmp_path / "mnist"
+    manifest = download_source("mnist", folder, files=files, download=fake, retry_wait=2)
+    assert len(fake.calls) == 3 and sleeps == [2, 4]  # growing pauses between rounds
+    assert verified_files(manifest)["t10k-labels-idx1-ubyte.gz"].read_bytes() == good
+
+
+def test_network_errors_give_up_after_all_tries(tmp_path, sleeps):
+    fake = FakeDownload(OSError("connection refused"))
+    files = [RawFile("train_32x32.mat", "0" * 32, ("http://a/x", "http://b/x"))]
+    folder = tmp_path / "svhn"
+    with pytest.raises(DataError, match=r"cannot download train_32x32.mat \(3 tries\)") as info:
+        download_source("svhn", folder, files=files, download=fake, attempts=3)
+    assert len(fake.calls) == 6 and len(sleeps) == 2
+    assert "http://b/x: connection refused" in str(info.value)
     assert list(folder.iterdir()) == []
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from gnitails.errors import InputFileError
 from gnitails.plots.curves import draw_curves, loss_curves, run_label
 from gnitails.plots.style import save_figure
 from gnitails.plots.summary import mean_ci
@@ -80,6 +81,50 @@ def test_performance_table_uses_the_last_step(tmp_path):
     md = (tmp_path / "t.md").read_text()
     assert "| b | m16 | 3 | 4.9600 [" in md  # test loss: 5 - 0.2 - 0.05 + 0.01 + 0.2
     assert pd.read_csv(tmp_path / "t.csv").shape == table.shape
+
+
+def with_diverged_arm(seeds_diverged) -> pd.DataFrame:
+    """metrics_table() plus a replacement arm of experiment a whose given seeds end in NaN."""
+    arm = metrics_table().query("experiment == 'a' and run == 'm1'").copy()
+    arm["run"], arm["rule"] = "stable_corrected", "replace_stable"
+    arm["test_accuracy"] = 0.5  # a diverged classifier can still score: never averaged in
+    last = arm["seed"].isin(seeds_diverged) & (arm["step"] == 20)
+    arm.loc[last, ["train_loss", "test_loss"]] = np.nan
+    return pd.concat([metrics_table(), arm], ignore_index=True)
+
+
+def test_performance_table_counts_diverged_seeds_and_leaves_them_out(tmp_path):
+    table = performance_table(with_diverged_arm([1, 2]))
+    arm = table[table.run == "stable_corrected"].set_index("metric")
+    assert arm.loc["train_loss", "mean"] == pytest.approx(5.0 - 0.2)  # seed 0 alone
+    assert arm["n"].tolist() == [1, 1, 1] and arm["diverged"].tolist() == [2, 2, 2]
+    assert table[table.run == "m1"]["diverged"].eq(0).all()
+    write_table(table, tmp_path / "t.csv", tmp_path / "t.md", "T")
+    assert "| a | stable_corrected | 3 (2 diverged) | 0.5000 |" in (tmp_path / "t.md").read_text()
+
+
+def test_performance_table_shows_a_run_diverged_in_every_seed(tmp_path):
+    table = performance_table(with_diverged_arm([0, 1, 2]))
+    arm = table[table.run == "stable_corrected"]
+    assert arm["n"].eq(0).all() and arm["diverged"].eq(3).all()
+    write_table(table, tmp_path / "t.csv", tmp_path / "t.md", "T")
+    md = (tmp_path / "t.md").read_text()
+    assert "| a | stable_corrected | 3 (3 diverged) | diverged | diverged | diverged |" in md
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        metrics_table().assign(train_loss=np.nan, test_loss=np.nan),
+        metrics_table().iloc[:0],
+    ],
+    ids=["all-non-finite", "no-rows"],
+)
+def test_performance_table_with_nothing_to_tabulate_says_so(metrics):
+    with pytest.raises(InputFileError, match="performance table: nothing to tabulate") as info:
+        performance_table(metrics)
+    if len(metrics):
+        assert "'a/m1'" in str(info.value)
 
 
 # --- gradient-noise figures ----------------------------------------------------------------

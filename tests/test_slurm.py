@@ -51,8 +51,14 @@ CLUSTER_RESOURCES = {
     "gpu_model",
     "cpus_per_gpu",
 }
-# The whole SLURM part (apt install included) must finish within this many seconds.
-SLURM_BUDGET_S = float(os.environ.get("GNITAILS_SLURM_BUDGET_S", 300))
+# The whole SLURM part (apt install included) must finish within this many seconds. It only
+# stops a hung cluster from hanging the suite, so it leaves a wide margin: the poll intervals
+# (1, 12, 33, 64 s after submission) put several minutes into even a quiet run, and Snakemake's
+# two starts per job take 3-5 times longer on a busy machine.
+SLURM_BUDGET_S = float(os.environ.get("GNITAILS_SLURM_BUDGET_S", 900))
+# Job time limits of the test profile (minutes, from tests/slurm/profile-overlay.yaml) must be
+# at least this: a test job needs under a minute on a quiet machine.
+MIN_TEST_JOB_RUNTIME = 30
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 CONF_MARKER = "# managed-by: start_local_slurm.sh"
 
@@ -454,6 +460,14 @@ def derive_test_profile(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
+
+
+def test_test_profile_gives_every_job_a_wide_time_limit(tmp_path):
+    """No cluster needed: the derived test profile's runtime (sbatch -t) of every job."""
+    profile = yaml.safe_load((derive_test_profile(tmp_path) / "profile.yaml").read_text())
+    limits = {"default": profile["default-resources"]["runtime"]}
+    limits |= {rule: res["runtime"] for rule, res in profile["set-resources"].items()}
+    assert all(isinstance(v, int) and v >= MIN_TEST_JOB_RUNTIME for v in limits.values()), limits
 
 
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")

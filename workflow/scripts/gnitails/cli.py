@@ -19,6 +19,7 @@ and exit with status 2, like argparse's own usage errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -30,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from gnitails.atomic import atomic_path
 
 Runner = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Runner]]] = {}
@@ -150,13 +153,18 @@ def save_sample(x: np.ndarray, path: str) -> None:
     if p.parent and not p.parent.exists():
         raise CliError(f"output folder does not exist: {p.parent}")
     suffix = p.suffix.lower()
+    # A file is written atomically (a killed `gnitails sample` leaves no half-written file);
+    # a link or a special file (/dev/stdout, a FIFO) is written in place, never replaced.
+    special = p.is_symlink() or (p.exists() and not p.is_file())
     try:
-        if suffix == ".npy":
-            np.save(p, x)
-        elif suffix == ".npz":
-            np.savez(p, x=x)
-        else:
-            np.savetxt(p, x, fmt="%.9g" if x.dtype == np.float32 else "%.17g")
+        with contextlib.nullcontext(p) if special else atomic_path(p) as target:
+            with target.open("wb") as fh:
+                if suffix == ".npy":
+                    np.save(fh, x)
+                elif suffix == ".npz":
+                    np.savez(fh, x=x)
+                else:
+                    np.savetxt(fh, x, fmt="%.9g" if x.dtype == np.float32 else "%.17g")
     except OSError as e:
         raise CliError(f"cannot write {path}: {e.strerror or e}") from None
 
@@ -290,10 +298,17 @@ def _sample_command(p: argparse.ArgumentParser) -> Runner:
 # ----------------------------------------------------------------------------- entry point
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like a CliError (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     for mod in PLUGINS:
         importlib.import_module(mod)
-    parser = argparse.ArgumentParser(prog="gnitails", description="gni-tails tools")
+    parser = _Parser(prog="gnitails", description="gni-tails tools")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_, configure) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)

@@ -7,6 +7,7 @@ bad config gets the same message: the dotted key at fault, the value and what wa
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 from collections.abc import Iterator, Mapping
 from importlib import resources
@@ -156,6 +157,8 @@ def reference_errors(config: Mapping) -> list[str]:
                 f"datasets.{name}.train_subset: asks for {subset} examples but only {full} "
                 f"training examples exist ({ds['source']})"
             )
+    for name, study in (config.get("sde") or {}).items():
+        messages += _potential_errors(name, study["potential"])
     for fig, spec in config.get("figures", {}).items():
         for exp_name in spec["experiments"]:
             if exp_name not in experiments:
@@ -209,6 +212,28 @@ def _noise_dump_errors(name: str, exp: Mapping) -> list[str]:
         except ValueError as exc:
             messages.append(f"experiments.{name}.{exc}")
     return messages
+
+
+def _potential_errors(name: str, potential: Mapping) -> list[str]:
+    """A custom SDE potential whose module cannot be found (its job would fail after others
+    have run). The module is only looked up, not run: the job's environment may hold
+    dependencies that this process lacks, so an import that fails otherwise is left to it."""
+    if potential.get("kind") != "custom":
+        return []
+    target = potential["target"]
+    module = target.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    except Exception:  # a parent package that fails here may import in the job's environment
+        return []
+    if found:
+        return []
+    return [
+        f"sde.{name}.potential.target: module {module!r} of {target!r} cannot be found on "
+        "the Python path (PYTHONPATH)"
+    ]
 
 
 def model_layers(model: Mapping) -> int:

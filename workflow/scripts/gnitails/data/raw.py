@@ -4,7 +4,8 @@ URLs and MD5 checksums are read from torchvision's own dataset classes, so they 
 torchvision maintains. Each source keeps its files flat in ``resources/datasets/{source}/``;
 a user without network access can place them there by hand. A download goes to a temporary
 folder and is moved into place only after its checksum matches, so a failed or corrupt
-download never leaves a file under the final name.
+download never leaves a file under the final name. Network errors are retried here, a
+checksum mismatch is not (see ``ATTEMPTS``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,35 +76,65 @@ def _checksum_error(source: str, path: Path, expected: str, actual: str) -> Data
     )
 
 
-def _fetch(source: str, raw: RawFile, dest: Path) -> None:
-    """Try each mirror; move the file into place only once its MD5 matches."""
+def _download(url: str, folder: str, name: str) -> None:
     from torchvision.datasets.utils import download_url
 
+    download_url(url, folder, filename=name)
+
+
+# Network and I/O errors are often transient (a dropped connection, a busy mirror), so each
+# round tries every mirror and a failed round is retried after a growing pause. A checksum
+# mismatch is never retried: the same bytes come back every time.
+ATTEMPTS = 3
+RETRY_WAIT = 5.0  # seconds before the second round; doubled for each further round
+
+
+def _fetch(
+    source: str, raw: RawFile, dest: Path, *, download=_download, attempts=ATTEMPTS, wait=RETRY_WAIT
+) -> None:
+    """Try each mirror, in rounds; move the file into place only once its MD5 matches."""
     errors = []
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".download-") as tmp:
-        for url in raw.urls:
-            try:
-                download_url(url, tmp, filename=raw.name)
-            except (OSError, RuntimeError) as exc:  # URLError is an OSError
-                errors.append(f"{url}: {exc}")
-                continue
-            got = Path(tmp) / raw.name
-            actual = md5sum(got)
-            if actual != raw.md5:
-                raise _checksum_error(source, got.relative_to(tmp), raw.md5, actual)
-            shutil.move(got, dest)
-            return
+        got = Path(tmp) / raw.name
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(wait * 2 ** (attempt - 1))
+            for url in raw.urls:
+                # torchvision skips a file already present: drop what a failed try left.
+                got.unlink(missing_ok=True)
+                try:
+                    download(url, tmp, raw.name)
+                except (OSError, RuntimeError) as exc:  # URLError is an OSError
+                    errors.append(f"{url}: {exc}")
+                    continue
+                actual = md5sum(got)
+                if actual != raw.md5:
+                    raise _checksum_error(source, got.relative_to(tmp), raw.md5, actual)
+                shutil.move(got, dest)
+                return
+    tries = f" ({attempts} tries)" if attempts > 1 else ""
     raise DataError(
-        f"{source}: cannot download {raw.name} ({'; '.join(errors)}). Without network access, "
-        f"place {raw.name} (md5 {raw.md5}) in {dest.parent}/ by hand and rerun."
+        f"{source}: cannot download {raw.name}{tries} ({'; '.join(dict.fromkeys(errors))}). "
+        f"Without network access, place {raw.name} (md5 {raw.md5}) in {dest.parent}/ by hand "
+        "and rerun."
     )
 
 
-def download_source(source: str, root: str | Path, *, files=None, timeout: float = 30.0) -> Path:
+def download_source(
+    source: str,
+    root: str | Path,
+    *,
+    files=None,
+    timeout: float = 30.0,
+    download=_download,
+    attempts: int = ATTEMPTS,
+    retry_wait: float = RETRY_WAIT,
+) -> Path:
     """Make sure every raw file of `source` is in `root`, verified; write and return the manifest.
 
     Files already present are checked, not downloaded again. `files` overrides the registry
-    (tests use it with small files of their own).
+    and `download(url, folder, name)` the fetch (tests use both with small files of their own).
+    Network errors are retried `attempts` times in all; a checksum mismatch fails at once.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -117,7 +149,7 @@ def download_source(source: str, root: str | Path, *, files=None, timeout: float
                 if actual != raw.md5:
                     raise _checksum_error(source, dest, raw.md5, actual)
             else:
-                _fetch(source, raw, dest)
+                _fetch(source, raw, dest, download=download, attempts=attempts, wait=retry_wait)
     finally:
         socket.setdefaulttimeout(previous)
     manifest = {

@@ -17,7 +17,7 @@ from gnitails.noise.dump import (
     save_dump,
     typical_coordinate,
 )
-from gnitails.noise.fits import COLUMNS, fit_arrays, fit_dumps, fits_table
+from gnitails.noise.fits import COLUMNS, fit_arrays, fit_dumps, fits_table, save_fits
 from gnitails.noise.gradients import (
     clean_gradient,
     draw_noise,
@@ -47,6 +47,7 @@ __all__ = [
     "fit_arrays",
     "fit_dumps",
     "fits_table",
+    "save_fits",
     "forward_noise",
     "load_dump",
     "mean_gradient",

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from gnitails import tails
+from gnitails.atomic import atomic_path
 from gnitails.noise.dump import coords_sample, layer_of, load_dump, typical_coordinate
 from gnitails.stable import fit
 
@@ -223,3 +224,9 @@ def fit_dumps(
         rows += fit_arrays(arrays, estimators, n_boot=n_boot, n_null=n_null, **ids)
     order = ["step", "quantity", "layer", "param", "sample", "estimator"]
     return fits_table(rows).sort_values(order, kind="stable", ignore_index=True)
+
+
+def save_fits(table: pd.DataFrame, path) -> None:
+    """Write a fits table as Parquet, atomically: a killed job leaves no truncated table."""
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)

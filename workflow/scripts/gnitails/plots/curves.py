@@ -3,13 +3,12 @@ seeds for each run of each experiment, computed from the stored metrics and draw
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from gnitails.plots.style import panels, save_figure
 from gnitails.plots.summary import summarise
+from gnitails.plots.tables import write_csv
 from gnitails.runs import RunSpec
 
 AXIS_LABELS = {
@@ -67,8 +66,7 @@ def draw_curves(curves: pd.DataFrame, experiments: list[str], x: str, y: str):
 def loss_figure(metrics: pd.DataFrame, experiments, x, y, runs, pdf, png, data) -> pd.DataFrame:
     """Summarise, write the plotted numbers to `data` (CSV), draw and save; returns the curves."""
     curves = loss_curves(metrics, x, y, runs)
-    Path(data).parent.mkdir(parents=True, exist_ok=True)
-    curves.to_csv(data, index=False, float_format="%.9g")
+    write_csv(curves, data)
     save_figure(draw_curves(curves, list(experiments), x, y), pdf, png)
     return curves
 

@@ -11,6 +11,8 @@ matplotlib.use("Agg")  # headless: GUI backends crash in Snakemake worker thread
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from gnitails.atomic import atomic_path  # noqa: E402
+
 PANEL_SIZE = (4.2, 3.2)  # inches per panel
 DPI = 150
 
@@ -31,14 +33,17 @@ def panels(n: int, **kwargs):
 
 
 def save_figure(fig, *paths: str | Path) -> None:
-    """Save to each path (format from the suffix) without dates or version stamps."""
+    """Save to each path (format from the suffix) without dates or version stamps.
+
+    Each file is written atomically: a job killed while saving leaves no truncated figure.
+    """
     for path in paths:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         fmt = path.suffix.lstrip(".")
         metadata = {
             "pdf": {"CreationDate": None, "Producer": None, "Creator": None},
             "png": {"Software": None},
         }.get(fmt, {})
-        fig.savefig(path, format=fmt, metadata=metadata)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, metadata=metadata)
     plt.close(fig)

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gnitails.atomic import atomic_path, write_bytes
+from gnitails.errors import InputFileError
 from gnitails.plots.summary import summarise
 
 PERFORMANCE_METRICS = ("train_loss", "test_loss", "test_accuracy")
@@ -18,15 +20,44 @@ def final_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics[metrics["step"] == last]
 
 
+def diverged(final: pd.DataFrame) -> np.ndarray:
+    """Which final rows belong to a diverged seed: a non-finite train or test loss.
+
+    Such a seed is left out of every metric's mean (a diverged classifier's accuracy can be
+    finite yet meaningless) and counted instead; replacement arms diverge as an outcome.
+    """
+    losses = final[[c for c in ("train_loss", "test_loss") if c in final]]
+    return ~np.isfinite(losses.to_numpy(dtype=np.float64)).all(axis=1)
+
+
 def performance_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Final clean train loss, test loss and test accuracy per experiment and run, over seeds."""
+    """Final clean train loss, test loss and test accuracy per experiment and run, over seeds.
+
+    Columns: experiment, run, metric, mean, ci_low, ci_high, n (seeds in the mean) and
+    diverged (seeds left out as diverged; 0 where the experiment never records the metric,
+    e.g. accuracy in a regression).
+    """
+    recorded = [m for m in PERFORMANCE_METRICS if m in metrics and metrics[m].notna().any()]
+    if not recorded:
+        runs = sorted(set(metrics.get("experiment", pd.Series(dtype=str)) + "/"
+                          + metrics.get("run", pd.Series(dtype=str))))  # fmt: skip
+        raise InputFileError(
+            f"performance table: nothing to tabulate, no row of the metrics of {len(runs)} runs "
+            f"{runs[:5]} holds a {' or '.join(PERFORMANCE_METRICS)} value (empty metrics "
+            "files, or every run non-finite from its first step)"
+        )
     final = final_rows(metrics)
+    bad = diverged(final)
     parts = []
-    for metric in PERFORMANCE_METRICS:
-        if metric not in final or final[metric].isna().all():
-            continue
-        table = summarise(final, ["experiment", "run"], metric)
+    for metric in recorded:
+        table = summarise(final.assign(**{metric: final[metric].where(~bad)}),
+                          ["experiment", "run"], metric)  # fmt: skip
         table.insert(2, "metric", metric)
+        # Diverged seeds count only where the experiment records the metric at all.
+        records = metrics.groupby("experiment")[metric].apply(lambda s: s.notna().any())
+        counted = final.assign(_d=bad & final["experiment"].map(records).to_numpy(dtype=bool))
+        counts = counted.groupby(["experiment", "run"], sort=True)["_d"].sum().astype(int)
+        table["diverged"] = counts.to_numpy()  # summarise groups the same way, sorted
         parts.append(table)
     table = pd.concat(parts, ignore_index=True)
     order = {name: i for i, name in enumerate(dict.fromkeys(metrics["experiment"]))}
@@ -53,13 +84,19 @@ def write_markdown(frame: pd.DataFrame, path: str | Path, title: str, note: str)
         "|" + "---|" * len(frame.columns),
     ]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_bytes(path, ("\n".join(lines) + "\n").encode())
 
 
 def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str) -> None:
-    """CSV with every digit; Markdown with mean [95% CI] per metric column."""
-    table.to_csv(csv, index=False, float_format="%.9g")
+    """CSV with every digit; Markdown with mean [95% CI] per metric column.
+
+    A run whose every seed diverged shows "diverged"; the seeds column counts the diverged ones.
+    """
+    write_csv(table, csv)
     cells = [format_ci(*r) for r in table[["mean", "ci_low", "ci_high"]].to_numpy()]
+    if "diverged" in table:
+        all_diverged = (table["n"] == 0) & (table["diverged"] > 0)
+        cells = ["diverged" if d else c for c, d in zip(cells, all_diverged, strict=True)]
     wide = (
         table.assign(value=cells)
         .pivot_table(
@@ -71,13 +108,31 @@ def write_table(table: pd.DataFrame, csv: str | Path, md: str | Path, title: str
         )
         .reset_index()
     )
-    wide.insert(2, "seeds", table.groupby(["experiment", "run"], sort=False)["n"].max().to_numpy())
+    wide.insert(2, "seeds", seeds_column(table))
     write_markdown(wide, md, title, "Mean over seeds [95% t-interval].")
+
+
+def seeds_column(table: pd.DataFrame) -> list[str]:
+    """Seeds per experiment and run, e.g. "4" or "4 (2 diverged)"."""
+    by_run = table.groupby(["experiment", "run"], sort=False)
+    if "diverged" not in table:
+        return [str(n) for n in by_run["n"].max()]
+    seeds = (table["n"] + table["diverged"]).groupby([table.experiment, table.run], sort=False)
+    return [
+        f"{n} ({d} diverged)" if d else str(n)
+        for n, d in zip(seeds.max(), by_run["diverged"].max(), strict=True)
+    ]
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    """Every digit, written atomically: a killed job leaves no half-written table."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.9g")
 
 
 def write_tail_index_table(table: pd.DataFrame, csv: str | Path, md: str | Path) -> None:
     """CSV with every digit; Markdown with α̂ and β̂ [95% CI] per layer and estimator."""
-    table.to_csv(csv, index=False, float_format="%.9g")
+    write_csv(table, csv)
     shown = table[["experiment", "step", "quantity", "layer", "sample", "estimator", "n"]].copy()
     for par in ("alpha", "beta"):
         shown[par] = [
@@ -139,7 +194,7 @@ def explicit_effect_table(metas: list[dict]) -> pd.DataFrame:
 
 
 def write_explicit_effect_table(table: pd.DataFrame, csv: str | Path, md: str | Path) -> None:
-    table.to_csv(csv, index=False, float_format="%.9g")
+    write_csv(table, csv)
     shown = table[["experiment", "run", "seed", "step", "sigma", "draws"]].copy()
     shown["E[L~] − L"] = [
         format_ci(*r, digits=4)
