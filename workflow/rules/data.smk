@@ -6,7 +6,6 @@ rule download_dataset:
         manifest="resources/datasets/{source}/manifest.json",
     log:
         "logs/download_dataset/{source}.log",
-    retries: 3
     conda:
         "../../envs/torch.yaml"
     script:

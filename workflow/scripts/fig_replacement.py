@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gnitails.plots.curves import draw_quantile_curves, quantile_curves
 from gnitails.plots.style import save_figure
+from gnitails.plots.tables import write_csv
 from gnitails.results import train_metrics
 from gnitails.runlog import rule_logging
 
@@ -16,6 +17,6 @@ with rule_logging(snakemake) as log:
         train_metrics(snakemake.input.metrics), dict(snakemake.params.runs), "step", "train_loss"
     )
     Path(out.data).parent.mkdir(parents=True, exist_ok=True)
-    curves.to_csv(out.data, index=False, float_format="%.9g")
+    write_csv(curves, out.data)
     save_figure(draw_quantile_curves(curves, "step", "train_loss"), out.pdf, out.png)
     log.info("fig_replacement: %d curves", curves.groupby(["experiment", "run"]).ngroups)

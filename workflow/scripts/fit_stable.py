@@ -1,8 +1,6 @@
 """Rule fit_stable: stable fits of every sample of one run's noise dumps (docs/noise.md)."""
 
-from pathlib import Path
-
-from gnitails.noise import fit_dumps
+from gnitails.noise import fit_dumps, save_fits
 from gnitails.noise.fits import N_NULL
 from gnitails.runlog import rule_logging
 
@@ -14,6 +12,5 @@ with rule_logging(snakemake) as log:
         n_boot=options["n_boot"],
         n_null=options.get("n_null", N_NULL),
     )
-    Path(snakemake.output.fits).parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(snakemake.output.fits, index=False)
+    save_fits(table, snakemake.output.fits)
     log.info("%s: %d fits", snakemake.output.fits, len(table))
