@@ -70,3 +70,16 @@ def test_rule_scripts_log_expected_errors_as_one_line(tmp_path, caplog):
     assert "fit_stable failed: results/noise/x.npz: truncated" in text
     assert "Traceback" not in text
     logging.getLogger("gnitails").handlers.clear()
+
+
+def test_rule_scripts_log_progress_to_the_log_and_one_line_to_the_terminal(tmp_path, capsys):
+    log = tmp_path / "rule.log"
+    smk = SimpleNamespace(log=[str(log)], rule="train", wildcards={"experiment": "e", "run": "m1"})
+    with rule_logging(smk) as logger:
+        logger.info("step 10/100")
+        logger.warning("something odd")
+    err = capsys.readouterr().err
+    assert "step 10/100" not in err and "something odd" in err
+    assert err.strip().splitlines()[-1].startswith("train experiment=e run=m1: done in ")
+    assert "step 10/100" in log.read_text() and "something odd" in log.read_text()
+    logging.getLogger("gnitails").handlers.clear()

@@ -1,9 +1,11 @@
-"""Logging for rule scripts: to the rule's `log:` file and to stderr, failures included."""
+"""Logging for rule scripts: everything to the rule's `log:` file; on the terminal only warnings,
+errors and one line per finished job (progress of 25 parallel jobs would bury what matters)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +20,17 @@ EXPECTED = (InputFileError, ConfigError, DataError, TrainingDivergedError)
 
 @contextmanager
 def rule_logging(snakemake, name: str = "gnitails") -> Iterator[logging.Logger]:
-    """Log to `snakemake.log[0]` (if any) and stderr; record an exception before re-raising."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    """Log to `snakemake.log[0]` (if any: stderr then gets warnings and errors only, plus one
+    line when the job ends) or else to stderr; record an exception before re-raising."""
+    stream = logging.StreamHandler(sys.stderr)
+    handlers: list[logging.Handler] = [stream]
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
+        stream.setLevel(logging.WARNING)
     logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
     logger = logging.getLogger(name)
+    start = time.perf_counter()
     try:
         yield logger
     except EXPECTED as exc:  # the message names the key or file: no traceback to read
@@ -33,3 +39,7 @@ def rule_logging(snakemake, name: str = "gnitails") -> Iterator[logging.Logger]:
     except Exception:
         logger.exception("%s failed", snakemake.rule)
         raise
+    if snakemake.log:
+        job = [snakemake.rule, *(f"{k}={v}" for k, v in dict(snakemake.wildcards).items())]
+        took = time.perf_counter() - start
+        print(f"{' '.join(job)}: done in {took:.0f} s (log: {snakemake.log[0]})", file=sys.stderr)
