@@ -169,6 +169,9 @@ AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
 # snakemake-executor-plugin-slurm uses squeue only if MinJobAge >= 3*init_seconds
 MinJobAge=300
+# The SLURM executor plugin runs scontrol whenever snakemake starts, even for local runs: with
+# the daemons stopped after the tests, the default 10 s timeout delayed every start by 10-40 s.
+MessageTimeout=2
 $NODE_LINE State=UNKNOWN
 $PART_LINES
 EOF
