@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gnitails.errors import InputFileError
-from gnitails.noise.dump import DUMP_FORMAT, load_dump, save_dump
+from gnitails.noise.dumpfile import DUMP_FORMAT, load_dump, save_dump
 from gnitails.runlog import rule_logging
 
 

@@ -1,6 +1,6 @@
 """Rule table_explicit_effect: the Monte-Carlo explicit effect of GNIs against R, per dump."""
 
-from gnitails.noise.dump import load_dump
+from gnitails.noise.dumpfile import load_dump
 from gnitails.plots.tables import explicit_effect_table, write_explicit_effect_table
 from gnitails.runlog import rule_logging
 

@@ -34,7 +34,7 @@ import pandas as pd
 
 from gnitails import tails
 from gnitails.atomic import atomic_path
-from gnitails.noise.dump import coords_sample, layer_of, load_dump, typical_coordinate
+from gnitails.noise.dumpfile import coords_sample, layer_of, load_dump, typical_coordinate
 from gnitails.stable import fit
 
 COLUMNS = (

@@ -141,7 +141,7 @@ def density_rows(dump_paths, quantity: str):
     coordinates would give if each were Gaussian with its scale across the K draws. (A stable
     law fitted to these pooled entries describes that mixture, e.g. α̂ ≈ 0.1-0.4: it is in
     the fits table, sample ``coords``, and not drawn.)"""
-    from gnitails.noise.dump import layer_of, load_dump
+    from gnitails.noise.dumpfile import layer_of, load_dump
 
     param = "activation" if quantity == "forward" else "weight"
     rows, titles = [], []
