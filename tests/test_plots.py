@@ -316,3 +316,21 @@ def test_replacement_curves_keep_diverged_seeds(tmp_path):
     assert labels == ["M = 16 (n = 4)", "+ fitted stable (corrected) (n = 4, 2 diverged)"]
     assert fig.axes[0].get_yscale() == "log"
     save_figure(fig, tmp_path / "r.png")
+
+
+def test_wide_density_rows_wrap_at_report_width():
+    """Six panels of one row become two figure rows of three, every panel drawn once."""
+    from gnitails.plots.noise import MAX_COLUMNS, density_grid
+
+    x = np.random.default_rng(2).standard_normal(200)
+    row = [(x, None, f"h{k}") for k in range(6)]
+    fig, data = density_grid([row, row[:2]], ["step 0", "step 9"])
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 8 and MAX_COLUMNS == 3
+    assert fig.get_size_inches()[0] == pytest.approx(3.4 * MAX_COLUMNS)
+    assert sorted(data.groupby("row")["panel"].nunique()) == [2, 6]
+    assert [ax.get_ylabel().splitlines()[0] for ax in visible if "\n" in ax.get_ylabel()] == [
+        "step 0",
+        "step 0",
+        "step 9",
+    ]

@@ -93,22 +93,32 @@ def density_panel(ax, sample, mixture, title: str, xlabel: str = "noise value") 
     return curves
 
 
+MAX_COLUMNS = 3  # panels per figure row: wider figures are unreadable at report width
+
+
 def density_grid(rows: list[list[tuple]], row_titles: list[str], xlabel: str = "noise value"):
-    """A figure of density panels: rows[i] is a list of (sample, mixture or None, title).
-    Returns the figure and the plotted numbers (one frame, columns row, panel, curve, x,
-    log10_density)."""
+    """A figure of density panels: rows[i] is a list of (sample, mixture or None, title),
+    wrapped to at most MAX_COLUMNS panels per figure row. Returns the figure and the plotted
+    numbers (one frame, columns row, panel, curve, x, log10_density)."""
     apply_style()
-    ncol = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(3.4 * ncol, 3.0 * len(rows)), squeeze=False)
+    chunks = [  # (row index, its panels on one figure row)
+        (i, row[start : start + MAX_COLUMNS])
+        for i, row in enumerate(rows)
+        for start in range(0, max(len(row), 1), MAX_COLUMNS)
+    ]
+    ncol = max(len(panels_) for _, panels_ in chunks)
+    fig, axes = plt.subplots(
+        len(chunks), ncol, figsize=(3.4 * ncol, 3.0 * len(chunks)), squeeze=False
+    )
     frames = []
-    for i, row in enumerate(rows):
+    for r, (i, chunk) in enumerate(chunks):
         for j in range(ncol):
-            ax = axes[i][j]
-            if j >= len(row):
+            ax = axes[r][j]
+            if j >= len(chunk):
                 ax.set_visible(False)
                 continue
-            curves = density_panel(ax, *row[j], xlabel=xlabel)
-            frames.append(curves.assign(row=row_titles[i], panel=row[j][2]))
+            curves = density_panel(ax, *chunk[j], xlabel=xlabel)
+            frames.append(curves.assign(row=row_titles[i], panel=chunk[j][2]))
             if j == 0:
                 ax.set_ylabel(f"{row_titles[i]}\nlog10 density")
     handles, labels = [], []
@@ -118,7 +128,7 @@ def density_grid(rows: list[list[tuple]], row_titles: list[str], xlabel: str = "
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 / len(chunks) ** 0.5, 1, 1))
     cols = ["row", "panel", "curve", "x", "log10_density"]
     return fig, pd.concat(frames, ignore_index=True)[cols]
 
