@@ -334,3 +334,15 @@ def test_wide_density_rows_wrap_at_report_width():
         "step 0",
         "step 9",
     ]
+
+
+def test_markdown_tables_become_html_pages():
+    from gnitails.plots.html import markdown_to_html
+
+    md = "# Claims\n\nSome note\non two lines.\n\n| a | b |\n|---|---|\n| x \\| y | <1> |\n\nafter"
+    page = markdown_to_html(md)
+    assert "<title>Claims</title>" in page and "<h1>Claims</h1>" in page
+    assert "<p>Some note on two lines.</p>" in page and "<p>after</p>" in page
+    assert "<th>a</th><th>b</th>" in page
+    assert "<td>x | y</td><td>&lt;1&gt;</td>" in page  # escaped pipes stay in their cell
+    assert page.count("<tr>") == 2
