@@ -1,9 +1,12 @@
 """Per-rule wall times of the last pipeline run, from Snakemake's benchmark files.
 
-    .venv/bin/python bench/pipeline_times.py [--total-seconds S] [--out FILE.md]
+    .venv/bin/python bench/pipeline_times.py [--benchmarks DIR] [--before DIR] [--total-seconds S]
+        [--note TEXT] [--out FILE.md]
 
 Sums the `s` column of benchmarks/{rule}/**.tsv per rule (CPU-seconds of jobs, which run side
 by side, so the sum exceeds the wall time); pass the run's wall time to record it beside.
+With --before, the benchmarks of an earlier run (e.g. of the code before a change) give a
+column of its CPU-seconds per rule and their ratio.
 """
 
 from __future__ import annotations
@@ -42,8 +45,13 @@ def main() -> None:
     parser.add_argument("--total-seconds", type=float, default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/pipeline_default.md"))
     parser.add_argument("--note", default="", help="how the machine was loaded, in words")
+    parser.add_argument("--before", type=Path, default=None, help="an earlier run's benchmarks")
     args = parser.parse_args()
     table = rule_times(args.benchmarks)
+    if args.before is not None:
+        before = rule_times(args.before).set_index("rule")
+        table["jobs_before"] = table["rule"].map(before["jobs"])
+        table["cpu_before"] = table["rule"].map(before["cpu"])
     lines = [
         f"# Default pipeline: time per rule ({platform.machine()}, {os.cpu_count()} cores)",
         "",
@@ -56,13 +64,15 @@ def main() -> None:
     if args.note:
         lines += [args.note, ""]
     lines += [
-        "| rule | jobs | total s | longest job s | CPU s |",
-        "|---|---:|---:|---:|---:|",
+        "| rule | jobs | total s | longest job s | CPU s |"
+        + (" jobs before | CPU s before | CPU before / now |" if args.before else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if args.before else ""),
     ]
-    lines += [
-        f"| {r.rule} | {r.jobs} | {r.total:.1f} | {r.longest:.1f} | {r.cpu:.1f} |"
-        for r in table.itertuples()
-    ]
+    for r in table.itertuples():
+        line = f"| {r.rule} | {r.jobs} | {r.total:.1f} | {r.longest:.1f} | {r.cpu:.1f} |"
+        if args.before:
+            line += f" {r.jobs_before:.0f} | {r.cpu_before:.1f} | {r.cpu_before / r.cpu:.2f} |"
+        lines.append(line)
     lines += ["", "Figure and table rules have no benchmark file; each takes a few seconds."]
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

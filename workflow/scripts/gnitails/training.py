@@ -53,13 +53,13 @@ from gnitails.atomic import atomic_path
 from gnitails.config import ConfigError, load_schema, schema_errors
 from gnitails.data.prepared import Prepared
 from gnitails.errors import InputFileError, TrainingDivergedError, rebuild_hint
-from gnitails.gni import NoiseSampler, NoiseSpec, noisy_loss
+from gnitails.gni import NoiseSampler, NoiseSpec
 from gnitails.losses import accuracy, per_example_loss
 from gnitails.models import ModelSpec, Net, build_model
 from gnitails.progress import Progress, format_duration, stderr_log
-from gnitails.regulariser import regulariser
-from gnitails.replacement import CHECK_COLUMNS, Replacement
+from gnitails.replacement import CHECK_COLUMNS
 from gnitails.runs import REPLACEMENT_RULES, RunSpec, replacement_control
+from gnitails.variants import variant_for
 
 RULES = ("baseline", "gni", "gni_m", "explicit", *REPLACEMENT_RULES)
 METRIC_COLUMNS = (
@@ -73,7 +73,7 @@ METRIC_COLUMNS = (
     "wall_time",  # seconds of training so far, summed over resumed sessions
 )
 MODELS_FORMAT = "gnitails-models-1"
-STATE_FORMAT = "gnitails-train-state-2"
+STATE_FORMAT = "gnitails-train-state-3"
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.parquet"  # every seed's metric rows
 MODELS_FILE = "models.pt"  # every seed's final weights and snapshots
@@ -581,29 +581,12 @@ def _train(
     evaluate = _Evaluator(task, t)
     loss_fn = per_example_loss(task)
     order = _BatchOrder(n_train, spec.batch(n_train), gens.order, dev)
-    sampler = NoiseSampler(noise, net.activation_shapes, gens.noise, reuse_buffer=True)
-    replacement = None
-    if run.rule in REPLACEMENT_RULES:
-        replacement = Replacement(
-            run.rule,
-            net,
-            noise,
-            task,
-            loss_fn,
-            mean=spec.replace_mean,
-            m=spec.replace_m,
-            refit_every=spec.replace_refit_every,
-            draws=spec.replace_draws,
-            mean_sampler=sampler,
-            generator=gens.replace,
-            r_options={
-                "estimator": spec.r_estimator,
-                "probes": spec.r_probes,
-                "generator": gens.probes,
-            },
-            log=log,
-            label=label,
-        )
+    r_options = {"estimator": spec.r_estimator, "probes": spec.r_probes, "generator": gens.probes}
+    variant = variant_for(
+        run, net, loss_fn, noise, task, spec,
+        sampler=NoiseSampler(noise, net.activation_shapes, gens.noise, reuse_buffer=True),
+        r_options=r_options, replace_generator=gens.replace, log=log, label=label,
+    )  # fmt: skip
     steps_per_epoch = spec.steps_per_epoch(n_train)
     record_every_epoch = (
         spec.eval_every_epochs * steps_per_epoch if spec.eval_every_epochs else None
@@ -636,8 +619,7 @@ def _train(
         order.load(state["order"])
         rows, snapshots = state["rows"], state["snapshots"]
         sums.load(state["sums"])
-        if replacement is not None:
-            replacement.load(state["replacement"])
+        variant.load(state["variant"])
         step, elapsed_before = state["step"], state["elapsed"]
         done = "restoring the finished seed" if step == total else f"resuming from step {step}"
         log(f"{label}: {done} ({state_path})")
@@ -650,7 +632,7 @@ def _train(
 
     def record(s: int) -> None:
         row = {"step": s, "epoch": s / steps_per_epoch, **evaluate(net), **sums.take()}
-        if run.rule != "explicit" and not (replacement and spec.replace_mean == "explicit"):
+        if not variant.records_regulariser:
             row["regulariser"] = float("nan")
         rows.append({**row, "wall_time": elapsed()})
 
@@ -669,29 +651,10 @@ def _train(
             "rows": rows,
             "snapshots": snapshots,
             "sums": sums.state(),
+            "variant": variant.state(),
             "elapsed": elapsed(),
         }
-        if replacement is not None:
-            state["replacement"] = replacement.state()
         _atomic_torch_save(state, state_path)
-
-    def objective(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor | None]:
-        if replacement is not None:
-            return replacement.objective(xb, yb)
-        if run.rule == "baseline" or (run.rule != "explicit" and not noise.layers):
-            return loss_fn(net(xb), yb).mean(), None
-        if run.rule == "explicit":
-            r, out = regulariser(
-                net,
-                xb,
-                task,
-                noise,
-                estimator=spec.r_estimator,
-                probes=spec.r_probes,
-                generator=gens.probes,
-            )
-            return loss_fn(out, yb).mean() + r, r
-        return noisy_loss(net, xb, yb, loss_fn, noise, run.m, sampler), None
 
     def is_record_step(s: int) -> bool:
         return bool(
@@ -703,7 +666,7 @@ def _train(
     def diverged(s: int) -> None:
         """A non-finite loss: an outcome for a replacement arm (its remaining records are NaN,
         its remaining snapshots the diverged weights), a failure for every other run."""
-        if replacement is None:
+        if not variant.divergence_is_outcome:
             raise TrainingDivergedError(
                 f"{where}: run {run.name} seed {seed}: the clean training loss became non-finite "
                 f"at step {s}; lower {where}.training.lr (now {spec.lr})"
@@ -727,11 +690,10 @@ def _train(
     while step < total:
         idx = order.next()
         xb, yb = (x_train, y_train) if idx is None else (x_train[idx], y_train[idx])
-        obj, r = objective(xb, yb)
+        obj, r = variant.objective(xb, yb)
         opt.zero_grad(set_to_none=True)
         obj.backward()
-        if replacement is not None:
-            replacement.perturb(step, xb, yb)
+        variant.after_backward(step, xb, yb)
         opt.step()
         sums.add(obj, r)
         step += 1
@@ -758,8 +720,8 @@ def _train(
         checkpoint(step)  # the finished seed: a later run with more seeds restores it
     metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     checks = None
-    if replacement is not None:
-        checks = pd.DataFrame(replacement.checks, columns=list(CHECK_COLUMNS))
+    if variant.checks is not None:
+        checks = pd.DataFrame(variant.checks, columns=list(CHECK_COLUMNS))
     if resumed_from < total:
         log(f"{label}: done, {step} steps in {format_duration(elapsed())}")
     return RunResult(metrics, net, step, resumed_from, dict(sorted(snapshots.items())), checks)
