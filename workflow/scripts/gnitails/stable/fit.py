@@ -209,18 +209,22 @@ def _point_fit(
         )
     center, spread, q = start_values(x)
     lo, hi = bounds if bounds is not None else (float(x.min()), float(x.max()))
-    x = _standardize(x, center, spread, max(hi - center, center - lo))
+    bound = max(hi - center, center - lo)
     q = (q - center) / spread
-    est = _standard_fit(x, method, refine, q)
+    est = _standard_fit(x, method, refine, q, lambda v: _standardize(v, center, spread, bound))
     est["scale"] *= spread  # back to data units (S0 is a location-scale family)
     est["loc0"] = center + spread * est["loc0"]
     return est
 
 
-def _standard_fit(x: np.ndarray, method: str, refine: bool, q: np.ndarray) -> dict:
-    """``_point_fit`` on standardised data (median 0, half-IQR 1)."""
+def _standard_fit(x: np.ndarray, method: str, refine: bool, q: np.ndarray, standardize) -> dict:
+    """``_point_fit`` on ``standardize(x)`` (median 0, half-IQR 1; ``q`` standardised)."""
     center, spread = 0.0, 1.0
-    src = summarize(x, center, spread, q)
+    if method == "ecf":  # the ECF needs only the summary: standardise chunk by chunk
+        src = summarize(x, center, spread, q, prep=standardize)
+    else:
+        x = standardize(x)
+        src = summarize(x, center, spread, q)
     if method == "ecf":
         f = koutrouvelis(src, center, spread)
         beta_from = beta_source(f.alpha, refine)  # the intervals need to know
