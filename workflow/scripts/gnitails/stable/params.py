@@ -103,8 +103,13 @@ def log_cf(t, alpha, beta=0.0, scale=1.0, loc=0.0, parametrization: str = "S1"):
     """Log characteristic function ``log E exp(i t X)`` of the stable law (complex array)."""
     p = check_parametrization(parametrization)
     check_params(alpha, beta, scale)
-    t = np.asarray(t, dtype=float)
     loc0 = loc if p == "S0" else to_s0(alpha, beta, scale, loc)
+    return log_cf_s0(t, alpha, beta, scale, loc0)
+
+
+def log_cf_s0(t, alpha, beta, scale, loc0):
+    """``log_cf`` in S0 without checking the parameters (for the fits' inner loops)."""
+    t = np.asarray(t, dtype=float)
     at = np.abs(t)
     with np.errstate(divide="ignore", invalid="ignore"):
         phase = np.where(at > 0, beta * s0_phase(alpha, np.where(at > 0, scale * at, 1.0)), 0.0)
