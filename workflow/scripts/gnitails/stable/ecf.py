@@ -170,36 +170,36 @@ def summarize(
 
 
 def _bin_slab(x: np.ndarray, lo: float, h: float, m: int, prep):
-    """``_bin_chunk`` of ``prep(x)``, summed over chunks of CHUNK points (or 4 m: a chunk's
-    bincounts cost O(m)). Small chunks keep the temporaries in cache and in the heap: chunks
-    of 2 MB were mapped and unmapped by malloc every time, ~5000 page faults per 1e6 points."""
-    counts, fsum, outliers = np.zeros(m, np.int64), np.zeros(m), []
+    """(counts, sum of fractional positions, outliers) of ``prep(x)`` on the grid lo + h j.
+
+    Read in chunks of CHUNK points (or 4 m: a chunk's bincounts cost O(m)): small chunks keep
+    the temporaries in cache and in the heap (chunks of 2 MB were mapped and unmapped by
+    malloc every time, ~5000 page faults per 1e6 points). Arithmetic stays in the input dtype
+    (float32 stays float32: the position error is ~1e-7 of the grid, far below h).
+    """
+    counts, sums, outliers = np.zeros(m + 1, np.int64), np.zeros(m + 1), []
     step = max(CHUNK, 4 * m)
     for i in range(0, x.size, step):
         c = x[i : i + step]
-        part = _bin_chunk(c if prep is None else prep(c), lo, h, m)
-        counts += part[0]
-        fsum += part[1]
-        outliers.append(part[2])
-    return counts.astype(np.float64), fsum, np.concatenate(outliers)
-
-
-def _bin_chunk(x: np.ndarray, lo: float, h: float, m: int):
-    """(counts, sum of fractional positions, outliers) of one chunk on the grid lo + h j.
-
-    Arithmetic stays in the input dtype (float32 stays float32: the position error is ~1e-7
-    of the grid, far below h).
-    """
-    pos = x - x.dtype.type(lo)
-    pos *= x.dtype.type(1.0 / h)
-    idx = np.floor(pos)
-    frac = pos
-    frac -= idx
-    inside = (idx >= 0) & (idx < m - 1)
-    idx = np.where(inside, idx, m).astype(np.intp)  # cell m collects the outliers' weights
-    counts = np.bincount(idx, minlength=m + 1)[:m]
-    fsum = np.bincount(idx, weights=frac, minlength=m + 1)[:m]
-    return counts, fsum, x[~inside].astype(np.float64)
+        z = c.astype(c.dtype) if prep is None else prep(c)  # a copy we may overwrite
+        # Position on the grid plus one, clipped to [0, m]: cells 1..m-1 are the grid's
+        # m - 1 intervals, 0 and m collect the outliers (truncation is floor here, >= 0).
+        z -= z.dtype.type(lo - h)
+        z *= z.dtype.type(1.0 / h)
+        np.clip(z, 0, m, out=z)
+        cell = z.astype(np.intp)
+        n_cell = np.bincount(cell, minlength=m + 1)
+        counts += n_cell
+        sums += np.bincount(cell, weights=z, minlength=m + 1)
+        if n_cell[0] or n_cell[m]:
+            out = c[(cell == 0) | (cell == m)]
+            outliers.append((out if prep is None else prep(out)).astype(np.float64))
+    # Per grid point j < m - 1 (bin j + 1); the last grid point starts no interval. The sum of
+    # fractional positions is the sum of positions less count x the bin's integer position.
+    fsum = np.zeros(m)
+    fsum[:-1] = sums[1:m] - counts[1:m] * np.arange(1, m, dtype=np.float64)
+    counts[m] = 0
+    return counts[1:].astype(np.float64), fsum, np.concatenate([np.empty(0), *outliers])
 
 
 def beta_source(alpha_start: float, refine: bool = True) -> str:
