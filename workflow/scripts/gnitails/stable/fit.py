@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .crb import crb_sd
-from .ecf import SUBSAMPLE, beta_source, gmm_refine, koutrouvelis, start_values, summarize
+from .ecf import CHUNK, SUBSAMPLE, beta_source, gmm_refine, koutrouvelis, start_values, summarize
 from .intervals import calibrated
 from .mohammadi import mohammadi
 from .params import check_parametrization, convert_loc, log_cf
@@ -132,12 +132,18 @@ def _moments(x: np.ndarray, bound: float | None = None) -> tuple[float, float]:
     known) below 1, which is exact, so data at 1e300 or one value at 1e308 cannot overflow.
     """
     big = float(np.max(np.abs(x))) if bound is None else bound
-    d = np.multiply(x, 2.0 ** -math.frexp(big)[1], dtype=np.float64)
-    d -= d.mean()
-    d2 = np.square(d)
-    m2 = d2.mean()
-    m3 = np.dot(d2, d) / d.size
-    m4 = np.dot(d2, d2) / d.size
+    scale = 2.0 ** -math.frexp(big)[1]
+    # Two passes in chunks (the mean, then the central sums): no float64 copies of the sample,
+    # whose fresh pages cost more than the arithmetic.
+    chunks = [x[i : i + CHUNK] for i in range(0, x.size, CHUNK)]
+    mean = math.fsum(float(np.multiply(c, scale, dtype=np.float64).sum()) for c in chunks) / x.size
+    sums = np.zeros(3)
+    for c in chunks:
+        d = np.multiply(c, scale, dtype=np.float64)
+        d -= mean
+        d2 = np.square(d)
+        sums += (d2.sum(), np.dot(d2, d), np.dot(d2, d2))
+    m2, m3, m4 = sums / x.size
     return float(m3 / m2**1.5), float(m4 / m2**2 - 3.0)
 
 
