@@ -17,7 +17,7 @@ from .quantile import mcculloch
 METHODS = ("ecf", "quantile", "mohammadi")
 MIN_N = {"ecf": 20, "quantile": 20, "mohammadi": 4}
 MIN_CENTRAL_VALUES = 8  # fewer distinct values between the quartiles: lattice data, refused
-CLIP = 1e15  # standardised values beyond this many spreads are clipped (see _standardize)
+CLIP = 1e15  # standardised values beyond this many spreads are clipped (see _standardizer)
 Z95 = 1.959963984540054
 
 
@@ -172,8 +172,9 @@ def _check_continuous(x: np.ndarray) -> None:
         )
 
 
-def _standardize(x: np.ndarray, center: float, spread: float, bound: float):
-    """(x - center) / spread, clipped to +-CLIP: what the ECF and quantile fits see.
+def _standardizer(dtype: np.dtype, center: float, spread: float, bound: float):
+    """The function v -> (v - center) / spread, clipped to +-CLIP: what the ECF and quantile
+    fits see (call it under ``np.errstate(over="ignore")``; it runs once per chunk).
 
     Fitting standardised data makes them scale-free (data at 1e300, or one value at 1e308,
     where t x overflowed). Clipping only moves points beyond 1e15 spreads, whose ECF terms
@@ -181,13 +182,17 @@ def _standardize(x: np.ndarray, center: float, spread: float, bound: float):
     unless their spread could overflow it (``bound`` is max |x - center|).
     """
     big = bound / spread
-    dtype = x.dtype if x.dtype == np.float64 or big < 1e30 else np.dtype(np.float64)
-    with np.errstate(over="ignore"):
-        z = np.subtract(x, dtype.type(center), dtype=dtype)
-        z /= dtype.type(spread)
-    if not big < CLIP:
-        np.clip(z, -CLIP, CLIP, out=z)
-    return z
+    dt = dtype if dtype == np.float64 or big < 1e30 else np.dtype(np.float64)
+    c, s, clip = dt.type(center), dt.type(spread), not big < CLIP
+
+    def standardize(v: np.ndarray) -> np.ndarray:
+        z = np.subtract(v, c, dtype=dt)
+        z /= s
+        if clip:
+            np.clip(z, -CLIP, CLIP, out=z)
+        return z
+
+    return standardize
 
 
 def _point_fit(
@@ -217,7 +222,7 @@ def _point_fit(
     lo, hi = bounds if bounds is not None else (float(x.min()), float(x.max()))
     bound = max(hi - center, center - lo)
     q = (q - center) / spread
-    est = _standard_fit(x, method, refine, q, lambda v: _standardize(v, center, spread, bound))
+    est = _standard_fit(x, method, refine, q, _standardizer(x.dtype, center, spread, bound))
     est["scale"] *= spread  # back to data units (S0 is a location-scale family)
     est["loc0"] = center + spread * est["loc0"]
     return est
@@ -226,11 +231,12 @@ def _point_fit(
 def _standard_fit(x: np.ndarray, method: str, refine: bool, q: np.ndarray, standardize) -> dict:
     """``_point_fit`` on ``standardize(x)`` (median 0, half-IQR 1; ``q`` standardised)."""
     center, spread = 0.0, 1.0
-    if method == "ecf":  # the ECF needs only the summary: standardise chunk by chunk
-        src = summarize(x, center, spread, q, prep=standardize)
-    else:
-        x = standardize(x)
-        src = summarize(x, center, spread, q)
+    with np.errstate(over="ignore"):  # see _standardizer
+        if method == "ecf":  # the ECF needs only the summary: standardise chunk by chunk
+            src = summarize(x, center, spread, q, prep=standardize)
+        else:
+            x = standardize(x)
+            src = summarize(x, center, spread, q)
     if method == "ecf":
         f = koutrouvelis(src, center, spread)
         beta_from = beta_source(f.alpha, refine)  # the intervals need to know
