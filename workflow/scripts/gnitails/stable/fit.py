@@ -133,10 +133,15 @@ def _moments(x: np.ndarray, bound: float | None = None) -> tuple[float, float]:
     """
     big = float(np.max(np.abs(x))) if bound is None else bound
     scale = 2.0 ** -math.frexp(big)[1]
-    # Two passes in chunks (the mean, then the central sums): no float64 copies of the sample,
-    # whose fresh pages cost more than the arithmetic.
+    # Two passes (the mean, then the central sums in chunks): no float64 copies of the sample,
+    # whose fresh pages cost more than the arithmetic. Scaling by a power of two commutes with
+    # rounding, so the sum is scaled after unless it overflowed.
     chunks = [x[i : i + CHUNK] for i in range(0, x.size, CHUNK)]
-    mean = math.fsum(float(np.multiply(c, scale, dtype=np.float64).sum()) for c in chunks) / x.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(x, dtype=np.float64)) * scale
+    if not math.isfinite(total):
+        total = math.fsum(float(np.multiply(c, scale, dtype=np.float64).sum()) for c in chunks)
+    mean = total / x.size
     sums = np.zeros(3)
     for c in chunks:
         d = np.multiply(c, scale, dtype=np.float64)
