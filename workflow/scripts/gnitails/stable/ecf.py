@@ -94,7 +94,9 @@ def cis_sums(t: np.ndarray, x: np.ndarray, w: np.ndarray | None = None) -> np.nd
         if w is None:
             return np.cos(arg).sum(axis=1) + 1j * np.sin(arg).sum(axis=1)
         return np.cos(arg) @ w + 1j * (np.sin(arg) @ w)
-    cur, step = _cis(t[0] * x), _cis(d * x)
+    step = _cis(d * x)
+    # t = d, 2d, ... (the estimators' grids): the first term is the step itself.
+    cur = step.copy() if abs(t[0] - d) <= 1e-12 * abs(d) else _cis(t[0] * x)
     if w is not None:
         cur *= w
     out = np.empty(k, complex)
