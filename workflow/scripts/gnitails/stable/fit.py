@@ -128,11 +128,12 @@ def _validate(x, axis, nan_policy: str) -> np.ndarray:
 def _moments(x: np.ndarray, bound: float | None = None) -> tuple[float, float]:
     """Moment skewness m3/m2^1.5 and excess kurtosis m4/m2^2 - 3 (biased, float64 sums).
 
-    Scale-free: x is first multiplied by the power of two that brings max |x| (``bound``, if
-    known) below 1, which is exact, so data at 1e300 or one value at 1e308 cannot overflow.
+    Scale-free: where d^4 could overflow or underflow, x is first multiplied by the power of
+    two that brings max |x| (``bound``, if known) below 1, which is exact, so data at 1e300 or
+    one value at 1e308 cannot overflow; the ratios do not depend on the scale.
     """
     big = float(np.max(np.abs(x))) if bound is None else bound
-    scale = 2.0 ** -math.frexp(big)[1]
+    scale = 1.0 if 1e-60 < big < 1e60 else 2.0 ** -math.frexp(big)[1]
     # Two passes (the mean, then the central sums in chunks): no float64 copies of the sample,
     # whose fresh pages cost more than the arithmetic. Scaling by a power of two commutes with
     # rounding, so the sum is scaled after unless it overflowed.
@@ -144,8 +145,11 @@ def _moments(x: np.ndarray, bound: float | None = None) -> tuple[float, float]:
     mean = total / x.size
     sums = np.zeros(3)
     for c in chunks:
-        d = np.multiply(c, scale, dtype=np.float64)
-        d -= mean
+        if scale == 1.0:
+            d = np.subtract(c, mean, dtype=np.float64)
+        else:
+            d = np.multiply(c, scale, dtype=np.float64)
+            d -= mean
         d2 = np.square(d)
         sums += (d2.sum(), np.dot(d2, d), np.dot(d2, d2))
     m2, m3, m4 = sums / x.size
