@@ -94,8 +94,9 @@ class FitResult:
         return clean(asdict(self))
 
 
-def _validate(x, axis, nan_policy: str) -> np.ndarray:
-    """1-D float array, or ValueError/TypeError naming the problem."""
+def _validate(x, axis, nan_policy: str) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """(float array, its (min, max) if 1-D and already known), or ValueError/TypeError naming
+    the problem."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"x must be real numbers, got dtype {arr.dtype}")
@@ -109,11 +110,14 @@ def _validate(x, axis, nan_policy: str) -> np.ndarray:
             )
     if arr.dtype.kind in "iu" or arr.dtype.itemsize < 4:
         arr = arr.astype(np.float64)
+    bounds = None
     if arr.ndim == 1:
         if arr.size == 0:
             raise ValueError("x is empty")
-        finite = np.isfinite(arr.min()) and np.isfinite(arr.max())  # NaN propagates in min
-        if not finite:
+        lo, hi = arr.min(), arr.max()  # NaN propagates in min
+        if np.isfinite(lo) and np.isfinite(hi):
+            bounds = (float(lo), float(hi))  # the fit needs them: each is a pass
+        else:
             bad = ~np.isfinite(arr)
             if nan_policy == "omit":
                 arr = arr[~bad]
@@ -122,7 +126,7 @@ def _validate(x, axis, nan_policy: str) -> np.ndarray:
                     f"x contains {int(bad.sum())} non-finite value(s) (NaN/inf), first at index "
                     f"{int(np.flatnonzero(bad)[0])}; remove them or pass nan_policy='omit'"
                 )
-    return arr
+    return arr, bounds
 
 
 def _moments(x: np.ndarray, bound: float | None = None) -> tuple[float, float]:
@@ -306,7 +310,7 @@ def fit(
         raise ValueError(f"uncertainty must be auto, crb, bootstrap or none, got {uncertainty!r}")
     if nan_policy not in ("raise", "omit"):
         raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}")
-    arr = _validate(x, axis, nan_policy)
+    arr, bounds = _validate(x, axis, nan_policy)
     if arr.ndim > 1:
         moved = np.moveaxis(arr, axis, -1)
         out = np.empty(moved.shape[:-1], dtype=object)
@@ -320,7 +324,7 @@ def fit(
     n = arr.size
     if n < MIN_N[method]:
         raise ValueError(f"too few points for method {method!r}: n = {n} < {MIN_N[method]}")
-    lo, hi = float(arr.min()), float(arr.max())
+    lo, hi = bounds if bounds is not None else (float(arr.min()), float(arr.max()))
     if lo == hi:
         raise ValueError(f"constant sample: all {n} values equal {lo!r}")
     if n >= MIN_N["ecf"]:
@@ -427,4 +431,4 @@ def _bootstrap(arr, method, p, block, symmetrize, n_boot, n_blocks, seed, names)
 
 def describe(x) -> tuple[float, float]:
     """Moment skewness and excess kurtosis of a 1-D sample (scipy's bias=True convention)."""
-    return _moments(_validate(x, None, "raise"))
+    return _moments(_validate(x, None, "raise")[0])
