@@ -88,11 +88,11 @@ def cis_sums(t: np.ndarray, x: np.ndarray, w: np.ndarray | None = None) -> np.nd
     """
     t = np.asarray(t, float)
     k = t.size
-    d = (t[-1] - t[0]) / (k - 1) if k > 2 else 0.0
+    d = (t[-1] - t[0]) / (k - 1) if t.ndim == 1 and k > 2 else 0.0
     if d == 0 or np.abs(np.diff(t) - d).max() > 1e-9 * abs(d):
         arg = np.multiply.outer(t, x)
         if w is None:
-            return np.cos(arg).sum(axis=1) + 1j * np.sin(arg).sum(axis=1)
+            return np.cos(arg).sum(axis=-1) + 1j * np.sin(arg).sum(axis=-1)
         return np.cos(arg) @ w + 1j * (np.sin(arg) @ w)
     step = _cis(d * x)
     # t = d, 2d, ... (the estimators' grids): the first term is the step itself.
