@@ -39,7 +39,9 @@ def problem(seeds: int):
 
 
 def sampler(noise, net, seed):
-    return NoiseSampler(noise, net.activation_shapes, torch.Generator().manual_seed(100 + seed))
+    dev = next(net.parameters()).device  # the net's device (bench/gpu_check.py runs on CUDA)
+    gen = torch.Generator(device=dev).manual_seed(100 + seed)
+    return NoiseSampler(noise, net.activation_shapes, gen)
 
 
 def per_seed_loop(nets, noise, x, y, m, steps):

@@ -25,6 +25,8 @@ import yaml
 
 from bench_sde import ALPHA, BETA, H
 from bench_training import conv_cases, sinusoid_cases, sync, time_cases
+from gnitails.gni import NoiseSpec
+from gnitails.models import ModelSpec, build_model
 from gnitails.runs import planned_runs
 from gnitails.sde import Quadratic, simulate
 from gnitails.stable import sample
@@ -42,6 +44,7 @@ GPU_SIZES = {
     "sde": (100_000, 10_000),
     "sample": 10**8,
     "noise": (256, 6, 1, 10, 100),
+    "lockstep": (5, 200),  # seeds, steps
 }
 DRY_SIZES = {
     "rounds": 1,
@@ -50,6 +53,7 @@ DRY_SIZES = {
     "sde": (1_000, 100),
     "sample": 10**5,
     "noise": (16, 2, 1, 2, 4),
+    "lockstep": (2, 2),
 }
 
 
@@ -63,6 +67,26 @@ def training(device: str, sz: dict) -> dict[str, float]:
     conv.fns = {k.split(": ", 1)[1]: v for k, v in conv.fns.items() if "hutchinson" not in k}
     t.update({f"conv {k}": v for k, v in time_cases(conv, sz["rounds"], 1, device).items()})
     return t
+
+
+def lockstep_training(device: str, sz: dict) -> dict:
+    """Seconds per step per seed of the paper's 6x256 net trained seed by seed (the pipeline)
+    and in lockstep (bench_lockstep: seeds stacked, one vmap'd step), M = 1 and 16."""
+    from bench_lockstep import lockstep, per_seed_loop
+
+    seeds, steps = sz["lockstep"]
+    spec = ModelSpec.from_config({"arch": "mlp", "width": 256, "depth": 6, "activation": "relu"})
+    nets = [build_model(spec, (1,), 1, generator=torch.Generator().manual_seed(s)).to(device)
+            for s in range(seeds)]  # fmt: skip
+    noise = NoiseSpec.from_config({"mode": "additive", "sigma": 0.1}, nets[0].n_layers)
+    x = torch.linspace(-3, 3, 200, device=device)[:, None]
+    y, out = torch.sin(x), {}
+    for m in (1, 16):
+        for name, fn in (("per-seed loop", per_seed_loop), ("lockstep", lockstep)):
+            args = (nets, noise, x, y, m, steps) + ((seeds,) if fn is lockstep else ())
+            s = timed(lambda f=fn, a=args: f(*a), device, reps=1)
+            out[f"M={m} {name}"] = s / (seeds * steps)
+    return out
 
 
 def timed(fn, device: str, reps: int = 3) -> float:
@@ -209,6 +233,10 @@ def markdown(res: dict) -> str:
         "|---|---|---|",
     ]
     L += [f"| {k} | {v * 1e3:.2f} | {1 / v:.0f} |" for k, v in t.items()]
+    seeds, steps = res["sizes"]["lockstep"]
+    L += ["", f"## Lockstep training, 6x256, {seeds} seeds x {steps} steps (bench_lockstep)", "",
+          "| case | ms per step per seed | steps/s per seed |", "|---|---|---|"]  # fmt: skip
+    L += [f"| {k} | {v * 1e3:.2f} | {1 / v:.0f} |" for k, v in res["lockstep"].items()]
     n, s, smp = res["noise"], res["sde"], res["sampling"]
     tn = n["times_s"]
     L += [
@@ -282,6 +310,7 @@ def main(argv=None) -> int:
     res["tests_rc"] = a.tests_rc
     for name, fn in (
         ("training_s_per_step", training),
+        ("lockstep", lockstep_training),
         ("noise", noise),
         ("sde", sde),
         ("sampling", sampling),

@@ -33,7 +33,7 @@ def test_gpu_check_dry_run_writes_the_report(tmp_path):
         "## Estimate of config/paper.yaml on one GPU",
     ):
         assert heading in text
-    for case in ("| M=1 tiled |", "| M=16 tiled |", "| conv clean step |"):
+    for case in ("| M=1 tiled |", "| M=16 tiled |", "| conv clean step |", "| M=16 lockstep |"):
         assert case in text
     # Every training run of config/paper.yaml is in the estimate, then its total.
     assert (
