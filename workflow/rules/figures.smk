@@ -16,7 +16,7 @@ rule fig_lm:
     log:
         "logs/figures/fig_lm.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         experiments=figure_params("fig_lm"),
     script:
@@ -36,7 +36,7 @@ rule table_performance:
     log:
         "logs/tables/table_performance.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/table_performance.py"
 
@@ -57,7 +57,7 @@ rule fig_r_vs_gni:
     log:
         "logs/figures/fig_r_vs_gni.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         experiments=figure_params("fig_r_vs_gni"),
     script:
@@ -78,7 +78,7 @@ rule fig_noise_hist:
     log:
         "logs/figures/fig_noise_hist.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_noise_hist.py"
 
@@ -97,7 +97,7 @@ rule fig_forward_noise:
     log:
         "logs/figures/fig_forward_noise.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_forward_noise.py"
 
@@ -116,7 +116,7 @@ rule fig_tail_index:
     log:
         "logs/figures/fig_tail_index.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         experiments=figure_params("fig_tail_index"),
     script:
@@ -137,7 +137,7 @@ rule fig_replacement:
     log:
         "logs/figures/fig_replacement.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         runs=replacement_figure_runs,
     script:
@@ -157,7 +157,7 @@ rule fig_sde_bias:
     log:
         "logs/figures/fig_sde_bias.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_sde_bias.py"
 
@@ -175,7 +175,7 @@ rule table_tail_index:
     log:
         "logs/tables/table_tail_index.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/table_tail_index.py"
 
@@ -195,7 +195,7 @@ rule table_claims:
     log:
         "logs/tables/table_claims.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         figures=config["figures"],
         experiments=config["experiments"],
@@ -216,6 +216,6 @@ rule table_explicit_effect:
     log:
         "logs/tables/table_explicit_effect.log",
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/table_explicit_effect.py"
