@@ -1,11 +1,16 @@
 # Shared set-up: config validation, wildcard constraints, and the named helpers that rules use
 # instead of lambdas. Everything with logic lives in the gnitails library.
+import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+# The library sits in workflow/scripts, next to this file's folder. Found from this file's own
+# location, not from workflow.basedir: that is the host's folder when this workflow is used as
+# a module. A module read from a URL has no local folder: there gnitails must be installed.
+if isinstance(workflow.current_basedir, os.PathLike):
+    sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
 from gnitails.config import ConfigError, check_files, validate_config
 from gnitails.data.prepare import DOWNLOADED, needs_download
