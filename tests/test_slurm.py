@@ -205,7 +205,7 @@ def test_gpu_rules_request_one_gpu(tmp_path, planned_jobs, slurm_summary):
     for job in declared:
         rule = job["rule"]
         if rule == "all" or rule.startswith(("fig_", "table_")):
-            assert rule in local, f"plot/aggregation rule {rule} must be in localrules"
+            assert rule in local, f"plot/aggregation rule {rule} must be a local rule"
     for job in declared:
         found = CLUSTER_RESOURCES & set(job["resources"])
         assert not found, f"rule {job['rule']} declares cluster-specific resources {found}"
@@ -576,7 +576,7 @@ def test_test_config_runs_as_slurm_jobs(slurm_cluster, planned_jobs, tmp_path, s
         "".join(f"{job['id']} {job['rule']}\n" for job in jobs)
     )
     ran_locally = re.findall(r"^localrule (\w+):", output, re.M)
-    assert set(ran_locally) <= local, f"ran locally but not in localrules: {ran_locally}"
+    assert set(ran_locally) <= local, f"ran locally but not a local rule: {ran_locally}"
     stats = job_stats(output)
     for rule, count in stats.items():
         on_slurm = sum(job["rule"] == rule for job in jobs)

@@ -1,5 +1,7 @@
 # Figures and tables: one rule and one script each, named after the figure, so that
-# `snakemake --cores 1 fig_lm` rebuilds that figure and only what it needs.
+# `snakemake --cores 1 fig_lm` rebuilds that figure and only what it needs. They are cheap, so
+# they run where Snakemake runs, never as cluster jobs: `localrule: True` in each rule rather than
+# a `localrules:` list, which would not name them once a host renames them (`use rule * as x_*`).
 
 
 rule fig_lm:
@@ -15,6 +17,7 @@ rule fig_lm:
         data="results/figures/fig_lm.csv",
     log:
         "logs/figures/fig_lm.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     params:
@@ -35,6 +38,7 @@ rule table_performance:
         ),
     log:
         "logs/tables/table_performance.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     script:
@@ -56,6 +60,7 @@ rule fig_r_vs_gni:
         data="results/figures/fig_r_vs_gni.csv",
     log:
         "logs/figures/fig_r_vs_gni.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     params:
@@ -77,6 +82,7 @@ rule fig_noise_hist:
         data="results/figures/fig_noise_hist.csv",
     log:
         "logs/figures/fig_noise_hist.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     script:
@@ -96,6 +102,7 @@ rule fig_forward_noise:
         data="results/figures/fig_forward_noise.csv",
     log:
         "logs/figures/fig_forward_noise.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     script:
@@ -115,6 +122,7 @@ rule fig_tail_index:
         data="results/figures/fig_tail_index.csv",
     log:
         "logs/figures/fig_tail_index.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     params:
@@ -136,6 +144,7 @@ rule fig_replacement:
         data="results/figures/fig_replacement.csv",
     log:
         "logs/figures/fig_replacement.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     params:
@@ -156,6 +165,7 @@ rule fig_sde_bias:
         ),
     log:
         "logs/figures/fig_sde_bias.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     script:
@@ -174,6 +184,7 @@ rule table_tail_index:
         ),
     log:
         "logs/tables/table_tail_index.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     script:
@@ -194,6 +205,7 @@ rule table_claims:
         ),
     log:
         "logs/tables/table_claims.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     params:
@@ -215,6 +227,7 @@ rule table_explicit_effect:
         ),
     log:
         "logs/tables/table_explicit_effect.log",
+    localrule: True
     conda:
         "../envs/plot.yaml"
     script:
