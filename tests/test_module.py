@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT, SNAKEFILE, TEST_CONFIG
 
@@ -107,3 +108,12 @@ def test_runs_as_a_module_of_a_host_workflow(tmp_path):
         for ext in ("pdf", "png", "csv"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 0
     assert (host / "logs" / "train" / "sin_add" / "m4.log").exists()
+
+
+def test_catalog_layout():
+    """What snakedeploy and the workflow catalog look for (and no second entry point)."""
+    assert SNAKEFILE.is_file() and not (ROOT / "Snakefile").exists()
+    assert (ROOT / "LICENSE").is_file() and (ROOT / "config" / "README.md").is_file()
+    catalog = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())
+    assert catalog["usage"]["software-stack-deployment"]["conda"] is True
+    assert catalog["usage"]["report"] is True
