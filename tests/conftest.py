@@ -14,6 +14,7 @@ from gnitails.config import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / "tests" / "config" / "test.yaml"
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
 
 
 @pytest.fixture
@@ -36,7 +37,10 @@ def snakemake(
     may take several times as long as a quiet one (CI's own limit catches a hang)."""
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", **(env or {})}
-    cmd = [str(bindir / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    # Snakemake finds profiles/default next to the Snakefile or in the working directory: the
+    # repository's is in neither, so name it (the profile `make run` uses from the root).
+    cmd = [str(bindir / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir)]
+    cmd += ["--workflow-profile", str(ROOT / "profiles" / "default")]
     return subprocess.run(
         [*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )

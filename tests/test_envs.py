@@ -21,7 +21,7 @@ def lock_pins(root) -> dict[str, str]:
 
 
 def env_files(root):
-    return sorted((root / "envs").glob("*.yaml"))
+    return sorted((root / "workflow" / "envs").glob("*.yaml"))
 
 
 def test_there_are_envs(root):
@@ -30,18 +30,19 @@ def test_there_are_envs(root):
 
 @pytest.mark.parametrize("name", ["torch", "stats", "plot"])
 def test_env_pins_match_the_lock(root, name):
-    env = yaml.safe_load((root / "envs" / f"{name}.yaml").read_text())
+    where = f"workflow/envs/{name}.yaml"
+    env = yaml.safe_load((root / where).read_text())
     assert env["channels"] == ["conda-forge", "nodefaults"]
     pins = lock_pins(root)
     for dep in env["dependencies"]:
         package, _, version = dep.partition("=")
-        assert version, f"envs/{name}.yaml: {dep} is not pinned"
+        assert version, f"{where}: {dep} is not pinned"
         if package == "python":
             continue
         pip_name = CONDA_TO_PIP.get(package, package)
-        assert pip_name in pins, f"envs/{name}.yaml: {package} is not in requirements.lock"
+        assert pip_name in pins, f"{where}: {package} is not in requirements.lock"
         assert pins[pip_name] == version, (
-            f"envs/{name}.yaml pins {package}={version}, requirements.lock has {pins[pip_name]}"
+            f"{where} pins {package}={version}, requirements.lock has {pins[pip_name]}"
         )
 
 

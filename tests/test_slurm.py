@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import ROOT, TEST_CONFIG
+from conftest import ROOT, SNAKEFILE, TEST_CONFIG
 
 PROFILE_DIR = ROOT / "profiles" / "slurm"
 SLURM_TESTS = ROOT / "tests" / "slurm"
@@ -168,7 +168,7 @@ def option(tokens: list[str], name: str) -> str | None:
 def local_rules() -> set[str]:
     """Rules the workflow keeps on the submitting machine (`localrules:` / `localrule: True`)."""
     names: set[str] = set()
-    for path in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]:
+    for path in [SNAKEFILE, *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]:
         text = path.read_text()
         for block in re.finditer(r"^localrules:[ \t]*(.*(?:\n[ \t]+\S.*)*)", text, re.M):
             names |= set(re.findall(r"\w+", block[1]))
@@ -182,7 +182,7 @@ def local_rules() -> set[str]:
 def planned_jobs(tmp_path_factory) -> list[dict]:
     """The test config's jobs with their resources under profiles/slurm (a dry run)."""
     return dry_run_jobs(
-        ROOT / "Snakefile",
+        SNAKEFILE,
         "--workflow-profile",
         str(PROFILE_DIR),
         *TEST_ARGS,
@@ -199,13 +199,13 @@ def test_gpu_rules_request_one_gpu(tmp_path, planned_jobs, slurm_summary):
     profile_rules = profile.get("set-resources", {})
     # What the rules themselves declare (no profile at all).
     declared = dry_run_jobs(
-        ROOT / "Snakefile", "--workflow-profile", "none", *TEST_ARGS, workdir=tmp_path / "a"
+        SNAKEFILE, "--workflow-profile", "none", *TEST_ARGS, workdir=tmp_path / "a"
     )
     local = local_rules()
     for job in declared:
         rule = job["rule"]
         if rule == "all" or rule.startswith(("fig_", "table_")):
-            assert rule in local, f"plot/aggregation rule {rule} must be in localrules"
+            assert rule in local, f"plot/aggregation rule {rule} must be a local rule"
     for job in declared:
         found = CLUSTER_RESOURCES & set(job["resources"])
         assert not found, f"rule {job['rule']} declares cluster-specific resources {found}"
@@ -563,7 +563,7 @@ def test_test_config_runs_as_slurm_jobs(slurm_cluster, planned_jobs, tmp_path, s
     test_profile = derive_test_profile(tmp_path / "profile")
     rc, output, wall = run_on_slurm(
         slurm_cluster,
-        ROOT / "Snakefile",
+        SNAKEFILE,
         *("--workflow-profile", str(test_profile), *TEST_ARGS, *targets.values()),
         workdir=tmp_path / "work",
         reserve=60,
@@ -576,7 +576,7 @@ def test_test_config_runs_as_slurm_jobs(slurm_cluster, planned_jobs, tmp_path, s
         "".join(f"{job['id']} {job['rule']}\n" for job in jobs)
     )
     ran_locally = re.findall(r"^localrule (\w+):", output, re.M)
-    assert set(ran_locally) <= local, f"ran locally but not in localrules: {ran_locally}"
+    assert set(ran_locally) <= local, f"ran locally but not a local rule: {ran_locally}"
     stats = job_stats(output)
     for rule, count in stats.items():
         on_slurm = sum(job["rule"] == rule for job in jobs)

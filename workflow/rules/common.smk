@@ -1,15 +1,31 @@
 # Shared set-up: config validation, wildcard constraints, and the named helpers that rules use
-# instead of lambdas. Everything with logic lives in the gnitails library.
+# instead of lambdas. Everything with logic lives in the gnitails library. Helpers name files by
+# the rules' own output patterns (rules.X.output.Y), so every path is written once, in its rule:
+# input functions run when the DAG is built, and helpers called while parsing (sde_targets,
+# all_targets) only after the rules they name.
+import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+# The library sits in workflow/scripts, next to this file's folder. Found from this file's own
+# location, not from workflow.basedir: that is the host's folder when this workflow is used as
+# a module. A module read from a URL has no local folder: there gnitails must be installed.
+if isinstance(workflow.current_basedir, os.PathLike):
+    sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
 from gnitails.config import ConfigError, check_files, validate_config
 from gnitails.data.prepare import DOWNLOADED, needs_download
-from gnitails.runs import RUN_WILDCARD, planned_runs, replacement_runs
+from gnitails.runs import (
+    RUN_WILDCARD,
+    noise_dump_run,
+    noise_dump_seeds,
+    noise_dump_steps,
+    planned_runs,
+    replacement_runs,
+    snapshot_steps,
+)
 
 try:
     check_files(workflow.configfiles)
@@ -32,6 +48,11 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def output_path(pattern, **wildcards):
+    """The one file of a rule's output `pattern` with these wildcard values."""
+    return expand(pattern, **wildcards)[0]
+
+
 def dataset_spec(wildcards):
     return config["datasets"][wildcards.dataset]
 
@@ -40,7 +61,11 @@ def prepare_inputs(wildcards):
     """Downloaded sources need their verified raw files; generated ones need nothing."""
     source = dataset_spec(wildcards)["source"]
     if needs_download(source):
-        return {"manifest": f"resources/datasets/{source}/manifest.json"}
+        return {
+            "manifest": output_path(
+                rules.download_dataset.output.manifest, source=source
+            )
+        }
     return {}
 
 
@@ -57,17 +82,20 @@ def run_spec(wildcards):
 
 
 def experiment_dataset(wildcards):
-    return f"results/data/{experiment_spec(wildcards)['dataset']}.npz"
+    return output_path(
+        rules.prepare_dataset.output.data, dataset=experiment_spec(wildcards)["dataset"]
+    )
 
 
 def train_state_dir(wildcards):
     """Resumable training state, one folder per seed: inside the run folder but not a
     declared output."""
-    return f"results/train/{wildcards.experiment}/{wildcards.run}/state"
+    metrics = train_metrics(wildcards.experiment, wildcards.run)
+    return str(Path(metrics).parent / "state")
 
 
 def train_metrics(experiment, run):
-    return expand(rules.train.output.metrics, experiment=experiment, run=run)[0]
+    return output_path(rules.train.output.metrics, experiment=experiment, run=run)
 
 
 def train_outputs(experiment_names=None):
@@ -78,6 +106,68 @@ def train_outputs(experiment_names=None):
         for name in names
         for run in planned_runs(config["experiments"][name])
     ]
+
+
+# Noise and fit stages: which snapshots train saves, which dumps and fits exist.
+def train_snapshot_steps(wildcards):
+    """Per seed, the steps whose weights dump_noise needs from this run (none for most)."""
+    exp = experiment_spec(wildcards)
+    return {seed: snapshot_steps(exp, wildcards.run, seed) for seed in exp["seeds"]}
+
+
+def dumped_experiments(experiment_names=None):
+    names = config["experiments"] if experiment_names is None else experiment_names
+    return [n for n in names if config["experiments"][n].get("noise_dump")]
+
+
+def noise_plan(name):
+    """(run, seeds, steps) of one experiment's dumps, with a clear error if misconfigured."""
+    exp = config["experiments"][name]
+    try:
+        return noise_dump_run(exp), noise_dump_seeds(exp), noise_dump_steps(exp)
+    except ValueError as exc:
+        raise WorkflowError(f"experiments.{name}.{exc}") from None
+
+
+def noise_dump(experiment, run, seed, step):
+    return output_path(
+        rules.dump_noise.output.dump,
+        experiment=experiment,
+        run=run,
+        seed=seed,
+        step=step,
+    )
+
+
+def noise_outputs(experiment_names=None):
+    """Every noise dump of the given (default: all) experiments that have `noise_dump`."""
+    out = []
+    for name in dumped_experiments(experiment_names):
+        run, seeds, steps = noise_plan(name)
+        out += [noise_dump(name, run, seed, step) for seed in seeds for step in steps]
+    return out
+
+
+def fit_outputs(experiment_names=None):
+    """The fits tables of the given (default: all) experiments that have `noise_dump`."""
+    out = []
+    for name in dumped_experiments(experiment_names):
+        run, seeds, _ = noise_plan(name)
+        out += expand(
+            rules.fit_stable.output.fits, experiment=name, run=run, seed=seeds
+        )
+    return out
+
+
+def fit_inputs(wildcards):
+    """Every step's dump of the run and seed."""
+    experiment, run, seed = wildcards.experiment, wildcards.run, wildcards.seed
+    _, _, steps = noise_plan(experiment)
+    return [noise_dump(experiment, run, seed, step) for step in steps]
+
+
+def fit_options(wildcards):
+    return experiment_spec(wildcards)["noise_dump"]["fit"]
 
 
 def figure_experiments(figure):
@@ -142,9 +232,7 @@ def figure_last_dumps(figure):
         dumps = []
         for name in figure_experiments(figure):
             run, seeds, steps = noise_plan(name)
-            dumps.append(
-                f"results/noise/{name}/{run}/seed{seeds[0]}/step{max(steps)}.npz"
-            )
+            dumps.append(noise_dump(name, run, seeds[0], max(steps)))
         return dumps
 
     return inputs
@@ -197,18 +285,18 @@ def figure_targets():
     """The files of every figure and table the config asks for (plus the SDE figure and the
     claims table, which read whatever the config produces)."""
     targets = [
-        f"results/figures/{name}.png"
+        getattr(rules, name).output.png
         for name in config["figures"]
         if name.startswith("fig_")
     ]
     targets += [
-        f"results/tables/{name}.md"
+        getattr(rules, name).output.md
         for name in config["figures"]
         if name.startswith("table_")
     ]
     if config["sde"]:
-        targets.append("results/figures/fig_sde_bias.png")
-    return targets + ["results/tables/table_claims.md"]
+        targets.append(rules.fig_sde_bias.output.png)
+    return targets + [rules.table_claims.output.md]
 
 
 def sde_study_spec(wildcards):
@@ -218,7 +306,7 @@ def sde_study_spec(wildcards):
 
 def sde_targets():
     """The Parquet tables of every configured SDE study."""
-    return [f"results/sde/{name}.parquet" for name in sorted(config["sde"])]
+    return expand(rules.simulate_sde.output.table, study=sorted(config["sde"]))
 
 
 def all_targets():

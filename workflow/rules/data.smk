@@ -7,7 +7,7 @@ rule download_dataset:
     log:
         "logs/download_dataset/{source}.log",
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     script:
         "../scripts/download_dataset.py"
 
@@ -22,7 +22,7 @@ rule prepare_dataset:
     benchmark:
         "benchmarks/prepare_dataset/{dataset}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     params:
         spec=dataset_spec,
     script:

@@ -1,5 +1,7 @@
 # Figures and tables: one rule and one script each, named after the figure, so that
-# `snakemake --cores 1 fig_lm` rebuilds that figure and only what it needs.
+# `snakemake --cores 1 fig_lm` rebuilds that figure and only what it needs. They are cheap, so
+# they run where Snakemake runs, never as cluster jobs: `localrule: True` in each rule rather than
+# a `localrules:` list, which would not name them once a host renames them (`use rule * as x_*`).
 
 
 rule fig_lm:
@@ -15,8 +17,9 @@ rule fig_lm:
         data="results/figures/fig_lm.csv",
     log:
         "logs/figures/fig_lm.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         experiments=figure_params("fig_lm"),
     script:
@@ -35,8 +38,9 @@ rule table_performance:
         ),
     log:
         "logs/tables/table_performance.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/table_performance.py"
 
@@ -56,8 +60,9 @@ rule fig_r_vs_gni:
         data="results/figures/fig_r_vs_gni.csv",
     log:
         "logs/figures/fig_r_vs_gni.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         experiments=figure_params("fig_r_vs_gni"),
     script:
@@ -77,8 +82,9 @@ rule fig_noise_hist:
         data="results/figures/fig_noise_hist.csv",
     log:
         "logs/figures/fig_noise_hist.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_noise_hist.py"
 
@@ -96,8 +102,9 @@ rule fig_forward_noise:
         data="results/figures/fig_forward_noise.csv",
     log:
         "logs/figures/fig_forward_noise.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_forward_noise.py"
 
@@ -115,8 +122,9 @@ rule fig_tail_index:
         data="results/figures/fig_tail_index.csv",
     log:
         "logs/figures/fig_tail_index.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         experiments=figure_params("fig_tail_index"),
     script:
@@ -136,8 +144,9 @@ rule fig_replacement:
         data="results/figures/fig_replacement.csv",
     log:
         "logs/figures/fig_replacement.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         runs=replacement_figure_runs,
     script:
@@ -156,8 +165,9 @@ rule fig_sde_bias:
         ),
     log:
         "logs/figures/fig_sde_bias.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/fig_sde_bias.py"
 
@@ -174,8 +184,9 @@ rule table_tail_index:
         ),
     log:
         "logs/tables/table_tail_index.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/table_tail_index.py"
 
@@ -194,8 +205,9 @@ rule table_claims:
         ),
     log:
         "logs/tables/table_claims.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     params:
         figures=config["figures"],
         experiments=config["experiments"],
@@ -215,7 +227,8 @@ rule table_explicit_effect:
         ),
     log:
         "logs/tables/table_explicit_effect.log",
+    localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../envs/plot.yaml"
     script:
         "../scripts/table_explicit_effect.py"

@@ -12,7 +12,7 @@ rule fit_stable:
     benchmark:
         "benchmarks/fits/{experiment}/{run}/seed{seed}.tsv"
     conda:
-        "../../envs/stats.yaml"
+        "../envs/stats.yaml"
     threads: 1
     params:
         options=fit_options,

@@ -18,7 +18,7 @@ rule dump_noise:
     benchmark:
         "benchmarks/noise/{experiment}/{run}/seed{seed}/step{step}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: 1
     resources:
         gpu=1,

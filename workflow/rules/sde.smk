@@ -10,7 +10,7 @@ rule simulate_sde:
     benchmark:
         "benchmarks/simulate_sde/{study}.tsv"
     conda:
-        "../../envs/stats.yaml"
+        "../envs/stats.yaml"
     threads: 2
     params:
         spec=sde_study_spec,

@@ -18,7 +18,7 @@ rule train:
     benchmark:
         "benchmarks/train/{experiment}/{run}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: 1
     resources:
         gpu=1,
