@@ -66,6 +66,8 @@ def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
     assert report.returncode == 0, report.stdout + report.stderr
     html = (tmp_path / "report.html").read_text(errors="replace")
     assert all(f"{name}.png" in html for name in figures)
+    assert all(f"{name}.html" in html for name in tables)  # tables shown, not downloaded
+    assert all(f"{name}.csv" in html for name in figures)
     claims = (results / "tables" / "table_claims.md").read_text()
     assert "larger M lowers the clean training loss" in claims
 

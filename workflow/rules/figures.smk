@@ -14,7 +14,12 @@ rule fig_lm:
             caption="../report/fig_lm.rst",
             category="Implicit effect",
         ),
-        data="results/figures/fig_lm.csv",
+        data=report(
+            "results/figures/fig_lm.csv",
+            caption="../report/fig_lm.rst",
+            category="Implicit effect",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_lm.log",
     localrule: True
@@ -31,8 +36,9 @@ rule table_performance:
         metrics=figure_train_inputs("table_performance"),
     output:
         csv="results/tables/table_performance.csv",
-        md=report(
-            "results/tables/table_performance.md",
+        md="results/tables/table_performance.md",
+        html=report(
+            "results/tables/table_performance.html",
             caption="../report/table_performance.rst",
             category="Tables",
         ),
@@ -57,7 +63,12 @@ rule fig_r_vs_gni:
             caption="../report/fig_r_vs_gni.rst",
             category="Explicit vs implicit effect",
         ),
-        data="results/figures/fig_r_vs_gni.csv",
+        data=report(
+            "results/figures/fig_r_vs_gni.csv",
+            caption="../report/fig_r_vs_gni.rst",
+            category="Explicit vs implicit effect",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_r_vs_gni.log",
     localrule: True
@@ -79,7 +90,12 @@ rule fig_noise_hist:
             caption="../report/fig_noise_hist.rst",
             category="Gradient noise",
         ),
-        data="results/figures/fig_noise_hist.csv",
+        data=report(
+            "results/figures/fig_noise_hist.csv",
+            caption="../report/fig_noise_hist.rst",
+            category="Gradient noise",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_noise_hist.log",
     localrule: True
@@ -99,7 +115,12 @@ rule fig_forward_noise:
             caption="../report/fig_forward_noise.rst",
             category="Gradient noise",
         ),
-        data="results/figures/fig_forward_noise.csv",
+        data=report(
+            "results/figures/fig_forward_noise.csv",
+            caption="../report/fig_forward_noise.rst",
+            category="Gradient noise",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_forward_noise.log",
     localrule: True
@@ -119,7 +140,12 @@ rule fig_tail_index:
             caption="../report/fig_tail_index.rst",
             category="Gradient noise",
         ),
-        data="results/figures/fig_tail_index.csv",
+        data=report(
+            "results/figures/fig_tail_index.csv",
+            caption="../report/fig_tail_index.rst",
+            category="Gradient noise",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_tail_index.log",
     localrule: True
@@ -141,7 +167,12 @@ rule fig_replacement:
             caption="../report/fig_replacement.rst",
             category="Implicit effect",
         ),
-        data="results/figures/fig_replacement.csv",
+        data=report(
+            "results/figures/fig_replacement.csv",
+            caption="../report/fig_replacement.rst",
+            category="Implicit effect",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_replacement.log",
     localrule: True
@@ -163,6 +194,12 @@ rule fig_sde_bias:
             caption="../report/fig_sde_bias.rst",
             category="Lévy SDE",
         ),
+        data=report(
+            "results/figures/fig_sde_bias.csv",
+            caption="../report/fig_sde_bias.rst",
+            category="Lévy SDE",
+            subcategory="plotted numbers (CSV)",
+        ),
     log:
         "logs/figures/fig_sde_bias.log",
     localrule: True
@@ -177,8 +214,9 @@ rule table_tail_index:
         fits=figure_fits("table_tail_index"),
     output:
         csv="results/tables/table_tail_index.csv",
-        md=report(
-            "results/tables/table_tail_index.md",
+        md="results/tables/table_tail_index.md",
+        html=report(
+            "results/tables/table_tail_index.html",
             caption="../report/table_tail_index.rst",
             category="Tables",
         ),
@@ -198,8 +236,9 @@ rule table_claims:
         sde=sde_targets(),
     output:
         csv="results/tables/table_claims.csv",
-        md=report(
-            "results/tables/table_claims.md",
+        md="results/tables/table_claims.md",
+        html=report(
+            "results/tables/table_claims.html",
             caption="../report/table_claims.rst",
             category="Tables",
         ),
@@ -220,8 +259,9 @@ rule table_explicit_effect:
         dumps=figure_dumps("table_explicit_effect"),
     output:
         csv="results/tables/table_explicit_effect.csv",
-        md=report(
-            "results/tables/table_explicit_effect.md",
+        md="results/tables/table_explicit_effect.md",
+        html=report(
+            "results/tables/table_explicit_effect.html",
             caption="../report/table_explicit_effect.rst",
             category="Tables",
         ),

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from gnitails.claims import all_claims, write_claims
+from gnitails.plots.html import write_html
 from gnitails.results import train_metrics
 from gnitails.runlog import rule_logging
 
@@ -22,5 +23,6 @@ with rule_logging(snakemake) as log:
         snakemake.params.experiments,
     )
     write_claims(table, snakemake.output.csv, snakemake.output.md)
+    write_html(snakemake.output.md, snakemake.output.html)  # shown in the report
     for row in table.itertuples():
         log.info("%s (%s): %s", row.claim, row.experiment, row.verdict)
