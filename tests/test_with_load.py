@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -35,13 +34,15 @@ def test_runs_the_command_returns_its_status_and_stops_the_loops(status):
 def test_interrupt_stops_the_loops_too():
     # Ctrl-C reaches the whole process group; the loops ignore it, the EXIT trap kills them.
     proc = subprocess.Popen(
-        [WITH_LOAD, "2", "--", "sleep", "60"], start_new_session=True, stdout=subprocess.PIPE
+        [WITH_LOAD, "2", "--", "sh", "-c", "echo ready; exec sleep 60"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    # The command runs only after both loops started: its first line means all three are up
+    # (a blocking read, no time limit a slow machine could hit).
+    assert proc.stdout.readline().strip() == "ready"
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    for _ in range(500):  # wait until the loops and the command run (bounded work, not time)
-        if len(children.read_text().split()) == 3:
-            break
-        time.sleep(0.01)
     pids = children.read_text().split()
     assert len(pids) == 3
     os.killpg(proc.pid, signal.SIGINT)
