@@ -40,6 +40,8 @@ def rule_logging(snakemake, name: str = "gnitails") -> Iterator[logging.Logger]:
         logger.exception("%s failed", snakemake.rule)
         raise
     if snakemake.log:
-        job = [snakemake.rule, *(f"{k}={v}" for k, v in dict(snakemake.wildcards).items())]
+        wildcards = snakemake.wildcards  # Snakemake's Namedlist (tests: a namespace)
+        named = wildcards.items() if hasattr(wildcards, "items") else vars(wildcards).items()
+        job = [snakemake.rule, *(f"{k}={v}" for k, v in named)]
         took = time.perf_counter() - start
         print(f"{' '.join(job)}: done in {took:.0f} s (log: {snakemake.log[0]})", file=sys.stderr)
