@@ -38,6 +38,9 @@ def test_interrupt_stops_the_loops_too():
         start_new_session=True,
         stdout=subprocess.PIPE,
         text=True,
+        # A shell cannot trap a signal that was ignored when it started, and a test run started
+        # in the background (`make test &`) ignores SIGINT: give the script the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # The command runs only after both loops started: its first line means all three are up
     # (a blocking read, no time limit a slow machine could hit).
