@@ -111,8 +111,12 @@ def test_runs_as_a_module_of_a_host_workflow(tmp_path):
 
 
 def test_catalog_layout():
-    """What snakedeploy and the workflow catalog look for (and no second entry point)."""
-    assert SNAKEFILE.is_file() and not (ROOT / "Snakefile").exists()
+    """What snakedeploy and the workflow catalog look for, and the root Snakefile that only
+    includes it (so there is one workflow, whichever file Snakemake picks)."""
+    assert SNAKEFILE.is_file()
+    root = (ROOT / "Snakefile").read_text()
+    assert 'include: "workflow/Snakefile"' in root
+    assert root.count("rule ") == 1 and "rules.all.input" in root  # the default target only
     assert (ROOT / "LICENSE").is_file() and (ROOT / "config" / "README.md").is_file()
     catalog = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())
     assert catalog["usage"]["software-stack-deployment"]["conda"] is True
