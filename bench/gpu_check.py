@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from bench_sde import ALPHA, BETA, H
 from bench_training import conv_cases, sinusoid_cases, sync, time_cases
+from gnitails.config import load_config
 from gnitails.gni import NoiseSpec
 from gnitails.models import ModelSpec, build_model
 from gnitails.runs import planned_runs
@@ -171,7 +171,7 @@ def _dim(potential: dict) -> int:
 def paper_estimate(t: dict, sde_rate: float) -> dict:
     """Sum over config/paper.yaml's experiments x runs x seeds of steps x seconds per step, one
     run after another, plus the SDE studies at the measured coordinate-steps per second."""
-    cfg = yaml.safe_load(PAPER.read_text())
+    cfg = load_config(PAPER)  # validated: defaults filled from the schema
     rows, total = [], 0.0
     for name, exp in cfg["experiments"].items():
         spec = TrainingSpec.from_config(exp["training"])

@@ -203,7 +203,9 @@ def test_docs_worked_example_matches_the_cli(tmp_path, capsys, monkeypatch, root
             for key, value in re.findall(r'"(\w+)": ([-\d.e+]+|"\w+")', " ".join(expected)):
                 want = json.loads(value)
                 exact = isinstance(want, (str, int))
-                assert data[key] == (want if exact else pytest.approx(want, rel=1e-12)), key
+                # The page was written on one machine: its last digits differ on another CPU
+                # (AVX-512 vs AVX2 kernels), a real change differs much earlier.
+                assert data[key] == (want if exact else pytest.approx(want, rel=1e-8)), key
         else:
             assert [_comparable(g) for g in got] == [_comparable(e) for e in expected], command
 

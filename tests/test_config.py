@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 import subprocess
@@ -28,6 +29,35 @@ def test_defaults_are_filled(test_config):
     noise = cfg["experiments"]["sin_add"]["noise"]
     assert noise["inject_input"] is True and noise["inject_output"] is False
     assert cfg["experiments"]["sin_add"]["training"]["batch_size"] is None
+
+
+def test_library_specs_take_their_defaults_from_the_schema_only(monkeypatch):
+    """The schema is the one place defaults are written: the specs the library builds from
+    config blocks have none of their own, and follow a changed schema default."""
+    import dataclasses
+
+    from gnitails import config
+    from gnitails.models import ModelSpec
+    from gnitails.noise.dump import DumpSpec
+    from gnitails.training import TrainingSpec
+
+    sentinels = {"steps", "epochs"}  # None = not given (exactly one of them is)
+    for spec in (TrainingSpec, ModelSpec, DumpSpec):
+        own = [
+            f.name
+            for f in dataclasses.fields(spec)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        ]
+        assert set(own) <= sentinels, (spec.__name__, own)
+
+    schema = copy.deepcopy(config._schema())
+    schema["$defs"]["training"]["properties"]["replace_draws"]["default"] = 24
+    schema["$defs"]["model"]["properties"]["width"]["default"] = 12
+    schema["$defs"]["noise_dump"]["properties"]["draws"]["default"] = 7
+    monkeypatch.setattr(config, "_schema", lambda: schema)
+    assert TrainingSpec.from_config({"lr": 0.1, "steps": 5}).replace_draws == 24
+    assert ModelSpec.from_config({"arch": "mlp"}).width == 12
+    assert DumpSpec.from_config({}).draws == 7
 
 
 def problems_of(cfg) -> str:

@@ -32,7 +32,7 @@ def test_relu_net_effect_is_recorded_per_dump_batch():
     net = build_model({"arch": "mlp", "width": 16, "depth": 2}, (1,), 1)
     spec = NoiseSpec.from_config({"mode": "additive", "sigma": 0.1}, net.n_layers)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    dump = DumpSpec(m=10, draws=32, batch=20)
+    dump = DumpSpec.from_config(dict(m=10, draws=32, batch=20))
     a = explicit_effect(net, x, y, "regression", spec, dump, seed=3, step=0)
     b = explicit_effect(net, x, y, "regression", spec, dump, seed=3, step=0)
     assert a == b  # seeded by (seed, step)

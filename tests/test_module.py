@@ -73,24 +73,34 @@ def host_env(site) -> dict:
     }
 
 
-def test_runs_as_a_module_of_a_host_workflow(tmp_path):
+def make_host(tmp_path, config: dict | None = None):
+    """A host workflow folder using the module, and an environment without gnitails."""
     host, site = tmp_path / "host", tmp_path / "site"
     host.mkdir()
     site.mkdir()
     (site / "sitecustomize.py").write_text(HIDE_EDITABLE_INSTALL)
-    shutil.copy(TEST_CONFIG, host / "config.yaml")
+    if config is None:
+        shutil.copy(TEST_CONFIG, host / "config.yaml")
+    else:
+        (host / "config.yaml").write_text(yaml.safe_dump(config))
     (host / "Snakefile").write_text(HOST_SNAKEFILE)
-    env = host_env(site)
+    return host, host_env(site)
 
+
+def run_host(host, env, *args):
+    snakemake = os.path.join(os.path.dirname(sys.executable), "snakemake")
+    return subprocess.run([snakemake, *args], capture_output=True, text=True, env=env, cwd=host)
+
+
+def test_runs_as_a_module_of_a_host_workflow(tmp_path):
+    host, env = make_host(tmp_path)
     plain = subprocess.run(
         [sys.executable, "-c", "import gnitails"], capture_output=True, text=True, env=env
     )
     assert plain.returncode != 0, "gnitails must not be importable in the host's environment"
 
-    snakemake = os.path.join(os.path.dirname(sys.executable), "snakemake")
     # Targets first: --resources takes every name=value that follows it.
-    cmd = [snakemake, *TARGETS, "--cores", "2", "--resources", "gpu=2"]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=host)
+    run = run_host(host, env, *TARGETS, "--cores", "2", "--resources", "gpu=2")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-5000:]
 
@@ -121,3 +131,14 @@ def test_catalog_layout():
     catalog = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())
     assert catalog["usage"]["software-stack-deployment"]["conda"] is True
     assert catalog["usage"]["report"] is True
+
+
+def test_bad_config_from_the_host_names_the_module_and_key(tmp_path, test_config):
+    test_config["experiments"]["sin_add"]["training"]["lr"] = -1
+    host, env = make_host(tmp_path, test_config)
+    run = run_host(host, env, "-n")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "experiments.sin_add.training.lr: -1" in output, output[-3000:]
+    assert "the config the host workflow passes to module 'gni'" in output
+    assert "config/config.yaml" not in output  # the module's own file plays no part here

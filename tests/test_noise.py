@@ -149,7 +149,7 @@ def small_dump():
     data = make_sinusoids(seed=0, n_train=40, n_test=10)
     net = build_model({"arch": "mlp", "width": 8, "depth": 2}, (1,), 1)
     spec = NoiseSpec.from_config({"mode": "additive", "sigma": 0.1}, net.n_layers)
-    dump = DumpSpec(m=10, draws=24, forward_draws=5, minibatch_size=8)
+    dump = DumpSpec.from_config(dict(m=10, draws=24, forward_draws=5, minibatch_size=8))
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     arrays = compute_dump(net, x, y, "regression", spec, dump, seed=1, step=0)
     return net, spec, dump, x, y, arrays

@@ -54,7 +54,7 @@ def sinusoids():
 
 
 def test_run_names():
-    names = [r.name for r in planned_runs(EXP)]
+    names = [r.name for r in planned_runs(validate_experiment(EXP))]
     assert names[:4] == ["m1", "m4", "explicit", "replace_s1"]
     assert names[4:] == ["replace_gauss", "replace_authors", "replace_authors_gauss"]
     assert RunSpec.parse("replace_authors_gauss") == RunSpec(*["replace_authors_gauss"] * 2, 1)

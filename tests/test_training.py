@@ -395,17 +395,18 @@ def test_noise_dump_snapshot_plan():
     """The train rule saves the snapshots noise_dump needs, only for the dumped run and seeds."""
     from gnitails.runs import noise_dump_run, noise_dump_steps, snapshot_steps
 
-    exp = copy.deepcopy(SIN_EXP)
-    assert snapshot_steps(exp, "gni", 0) == []  # no noise_dump block: no snapshots
-    exp["noise_dump"] = {"steps": [0, 10, "last"]}
+    def with_dump(block):  # a validated experiment, as the Snakefile passes it
+        return validate_experiment({**SIN_EXP, "noise_dump": block})
+
+    assert snapshot_steps(validate_experiment(SIN_EXP), "gni", 0) == []  # no noise_dump block
+    exp = with_dump({"steps": [0, 10, "last"]})
     assert noise_dump_run(exp) == "gni" and noise_dump_steps(exp) == [0, 10, 30]
     assert snapshot_steps(exp, "gni", 0) == [0, 10, 30] and snapshot_steps(exp, "m1", 0) == []
-    exp["noise_dump"] = {"run": "m3", "seeds": [0], "steps": [40]}
+    exp = with_dump({"run": "m3", "seeds": [0], "steps": [40]})
     with pytest.raises(ValueError, match="outside 0..30"):
         snapshot_steps(exp, "m3", 0)
-    exp["noise_dump"] = {"run": "m7"}
     with pytest.raises(ValueError, match="not a run"):
-        noise_dump_run(exp)
+        noise_dump_run(with_dump({"run": "m7"}))
 
 
 def test_a_diverging_run_fails_naming_the_run_and_the_learning_rate(tmp_path, sinusoids):

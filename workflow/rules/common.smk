@@ -27,9 +27,19 @@ from gnitails.runs import (
     snapshot_steps,
 )
 
+
+def config_source():
+    """Where `config` came from, for the validation message: the config files, or the host
+    workflow when this one is used as a module (its config is whatever the host passes).
+    """
+    if workflow.modifier.is_module:
+        return f"the config the host workflow passes to module {workflow.modifier.namespace!r}"
+    return f"config ({', '.join(map(str, workflow.configfiles)) or 'no config file'})"
+
+
 try:
     check_files(workflow.configfiles)
-    validate_config(config, source="config (config/config.yaml and any --configfile)")
+    validate_config(config, source=config_source())
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 

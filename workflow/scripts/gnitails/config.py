@@ -7,6 +7,7 @@ bad config gets the same message: the dotted key at fault, the value and what wa
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import math
 from collections.abc import Iterator, Mapping
@@ -128,6 +129,39 @@ def schema_errors(config: Any, schema: Mapping | None = None) -> list[str]:
     return sorted(set(messages))
 
 
+@functools.cache
+def _schema() -> dict:
+    return load_schema()
+
+
+def with_defaults(block: Any, definition: str, where: str | None = None) -> dict:
+    """A validated deep copy of one config block of schema type ``$defs.{definition}`` (e.g.
+    ``training``, ``noise_dump``), every missing key filled with the schema's default.
+
+    The schema is the one place defaults are written; library code reads them through this.
+    Raises ConfigError naming ``{where}.{key}`` for every problem.
+    """
+    where = where or definition
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(block).__name__}")
+    filled = copy.deepcopy(dict(block))
+    schema = _schema()
+    problems = schema_errors(filled, {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"})
+    if problems:
+        listed = "\n".join(f"  - {where}.{p}" for p in problems)
+        raise ConfigError(f"invalid {definition} ({where}):\n{listed}")
+    return filled
+
+
+def schema_default(definition: str, *keys: str) -> Any:
+    """The schema's default of ``$defs.{definition}.{keys...}`` (a nested object's defaults by
+    key path), for library defaults that must agree with the config's."""
+    node = _schema()["$defs"][definition]
+    for key in keys:
+        node = node["properties"][key]
+    return copy.deepcopy(node["default"])
+
+
 def reference_errors(config: Mapping) -> list[str]:
     """Cross-references the schema cannot express: names that must exist, model/data fit."""
     messages = []
@@ -175,11 +209,12 @@ FULL_TRAIN_SIZES = {"digits": 1797, "mnist": 60000, "cifar10": 50000, "svhn": 73
 
 def train_size(ds: Mapping) -> int:
     """Training examples a dataset block yields (as gnitails.data.prepare builds it)."""
+    ds = with_defaults(ds, "dataset")
     if ds["source"] == "sinusoids":
-        return int(ds.get("n_train", 200))
+        return int(ds["n_train"])
     full = FULL_TRAIN_SIZES[ds["source"]]
     if ds["source"] == "digits":  # scikit-learn's split: ceil(fraction * n) held out
-        full -= math.ceil(ds.get("test_fraction", 0.25) * full)
+        full -= math.ceil(ds["test_fraction"] * full)
     subset = ds.get("train_subset")
     return min(full, subset) if subset is not None else full
 
@@ -237,9 +272,10 @@ def _potential_errors(name: str, potential: Mapping) -> list[str]:
 
 
 def model_layers(model: Mapping) -> int:
-    """L, the parametrised layers of a model block (gnitails.models, without torch): an MLP's
-    hidden layers plus its output layer; the conv net's two convolutions plus its linear map."""
-    return 3 if model["arch"] == "convnet" else int(model.get("depth", 0)) + 1
+    """L, the parametrised layers of a validated model block (as gnitails.models builds them):
+    an MLP's hidden layers plus its output layer; the conv net's two convolutions plus its
+    linear map."""
+    return 3 if model["arch"] == "convnet" else int(model["depth"]) + 1
 
 
 def _noise_errors(name: str, exp: Mapping) -> list[str]:
@@ -257,13 +293,13 @@ def _noise_errors(name: str, exp: Mapping) -> list[str]:
         sigmas = list(sigma)
     else:
         sigmas = [sigma] * n_acts
-    sigmas[0] = sigmas[0] if noise.get("inject_input", True) else 0
-    sigmas[-1] = sigmas[-1] if noise.get("inject_output", False) else 0
-    noisy_rules = [r for r in exp["training"].get("rules", []) if r != "baseline"]
+    sigmas[0] = sigmas[0] if noise["inject_input"] else 0
+    sigmas[-1] = sigmas[-1] if noise["inject_output"] else 0
+    noisy_rules = [r for r in exp["training"]["rules"] if r != "baseline"]
     if noisy_rules and not any(sigmas):
         return [
             f"{key}: no layer gets noise ({sigma} with inject_input "
-            f"{noise.get('inject_input', True)}, inject_output {noise.get('inject_output', False)}"
+            f"{noise['inject_input']}, inject_output {noise['inject_output']}"
             f"), but the rules {noisy_rules} inject it"
         ]
     return []

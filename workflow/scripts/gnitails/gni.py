@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gnitails.config import ConfigError
+from gnitails.config import ConfigError, with_defaults
 from gnitails.losses import LossFn
 from gnitails.models import Net, Tap
 
@@ -56,7 +56,9 @@ class NoiseSpec:
 
         ``sigma`` is one std for every noised layer, or a list of L + 1 stds for h_0 .. h_L
         (0 = no noise). ``inject_input`` / ``inject_output`` switch h_0 / h_L off either way.
+        Missing keys take the schema's defaults.
         """
+        noise_cfg = with_defaults(noise_cfg, "noise")
         sigma = noise_cfg["sigma"]
         n_acts = n_layers + 1
         if isinstance(sigma, Sequence) and not isinstance(sigma, str):
@@ -68,9 +70,9 @@ class NoiseSpec:
             sigmas = [float(s) for s in sigma]
         else:
             sigmas = [float(sigma)] * n_acts
-        if not noise_cfg.get("inject_input", True):
+        if not noise_cfg["inject_input"]:
             sigmas[0] = 0.0
-        if not noise_cfg.get("inject_output", False):
+        if not noise_cfg["inject_output"]:
             sigmas[-1] = 0.0
         return cls(noise_cfg["mode"], tuple(sigmas))
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnitails.config import ConfigError
+from gnitails.config import ConfigError, with_defaults
 
 Tap = Callable[[int, Tensor], Tensor]
 
@@ -34,16 +34,17 @@ CONV_KERNEL, CONV_STRIDE = 4, 2
 @dataclass(frozen=True)
 class ModelSpec:
     arch: str
-    width: int = 256
-    depth: int = 6
-    activation: str = "relu"
-    init: str = "torch"
-    init_scale: float = 1.0
+    width: int
+    depth: int
+    activation: str
+    init: str
+    init_scale: float
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> ModelSpec:
-        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}
-        spec = cls(**known)
+        """From a ``model`` block; missing keys take the schema's defaults."""
+        cfg = with_defaults(cfg, "model")
+        spec = cls(**{k: cfg[k] for k in cls.__dataclass_fields__})
         if spec.arch not in ("mlp", "convnet"):
             raise ConfigError(f"model.arch: expected 'mlp' or 'convnet', got {spec.arch!r}")
         if spec.activation not in ACTIVATIONS:

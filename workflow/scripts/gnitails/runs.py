@@ -8,6 +8,9 @@ results/train/.
 
 Also the noise-dump plan (which run, seeds and steps an experiment's ``noise_dump`` block asks
 for), because the train rule must know which snapshots to save.
+
+Every function takes a validated experiment (defaults filled: the Snakefile's config, or
+:func:`gnitails.training.validate_experiment`), so the schema stays the one place of defaults.
 """
 
 from __future__ import annotations
@@ -51,9 +54,9 @@ def planned_runs(experiment: Mapping) -> list[RunSpec]:
     replacement arms' control if the rules do not already train it."""
     training = experiment["training"]
     runs = []
-    for rule in training.get("rules", ["gni_m"]):
+    for rule in training["rules"]:
         if rule == "gni_m":
-            runs += [RunSpec(f"m{m}", rule, m) for m in training.get("m_values", [1, 2, 4, 8, 16])]
+            runs += [RunSpec(f"m{m}", rule, m) for m in training["m_values"]]
         else:
             runs.append(RunSpec(rule, rule, 1))
     control = replacement_control(experiment)
@@ -67,20 +70,20 @@ def replacement_control(experiment: Mapping) -> str | None:
     ``explicit`` for ``replace_mean: explicit``, else ``m{replace_m}``. Each arm is compared
     with it, so it is trained in the same experiment."""
     training = experiment["training"]
-    if not any(rule in REPLACEMENT_RULES for rule in training.get("rules", ["gni_m"])):
+    if not any(rule in REPLACEMENT_RULES for rule in training["rules"]):
         return None
-    if training.get("replace_mean", "lm") == "explicit":
+    if training["replace_mean"] == "explicit":
         return "explicit"
-    return f"m{training.get('replace_m', 16)}"
+    return f"m{training['replace_m']}"
 
 
 def m_effect_runs(experiment: Mapping) -> tuple[str, str] | None:
     """``(m{smallest M}, m{largest M})``: the implicit effect's size in this experiment (None
     without two M values)."""
     training = experiment["training"]
-    if "gni_m" not in training.get("rules", ["gni_m"]):
+    if "gni_m" not in training["rules"]:
         return None
-    ms = sorted(training.get("m_values", [1, 2, 4, 8, 16]))
+    ms = sorted(training["m_values"])
     return (f"m{ms[0]}", f"m{ms[-1]}") if len(ms) > 1 else None
 
 
@@ -97,9 +100,8 @@ def replacement_runs(experiment: Mapping) -> list[str]:
 
 def noise_dump_run(experiment: Mapping) -> str:
     """The run whose snapshots are dumped: ``noise_dump.run``, else ``gni``, else ``m1``."""
-    dump = experiment.get("noise_dump") or {}
     names = [r.name for r in planned_runs(experiment)]
-    run = dump.get("run")
+    run = experiment["noise_dump"]["run"]
     if run is None:
         run = next((n for n in ("gni", "m1") if n in names), None)
         if run is None:
@@ -114,8 +116,7 @@ def noise_dump_run(experiment: Mapping) -> str:
 
 def noise_dump_seeds(experiment: Mapping) -> list[int]:
     """``noise_dump.seeds``, else the experiment's first seed; each must be a training seed."""
-    dump = experiment.get("noise_dump") or {}
-    seeds = dump.get("seeds") or experiment["seeds"][:1]
+    seeds = experiment["noise_dump"]["seeds"] or experiment["seeds"][:1]
     bad = [s for s in seeds if s not in experiment["seeds"]]
     if bad:
         raise ValueError(f"noise_dump.seeds: {bad} are not among the experiment's seeds")
@@ -124,11 +125,9 @@ def noise_dump_seeds(experiment: Mapping) -> list[int]:
 
 def noise_dump_steps(experiment: Mapping) -> list[int]:
     """Snapshot steps of ``noise_dump.steps`` (``last`` = the training budget), sorted."""
-    dump = experiment.get("noise_dump") or {}
-    training = experiment["training"]
-    total = training.get("steps")
+    total = experiment["training"].get("steps")  # None: the budget is in epochs
     steps = set()
-    for s in dump.get("steps", [0, "last"]):
+    for s in experiment["noise_dump"]["steps"]:
         if s == "last" or (total is None and isinstance(s, int)):
             if total is None:
                 raise ValueError(

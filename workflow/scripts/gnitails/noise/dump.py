@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from gnitails.config import with_defaults
 from gnitails.gni import NoiseSampler, NoiseSpec
 from gnitails.losses import per_example_loss
 from gnitails.models import Net
@@ -28,26 +29,26 @@ from gnitails.noise.dumpfile import (  # noqa: F401  (re-exported)
     typical_coordinate,
 )
 
-ESTIMATORS = ("ecf", "quantile", "mohammadi")
-
 
 @dataclass(frozen=True)
 class DumpSpec:
     """An experiment's ``noise_dump`` block (see config/README.md)."""
 
-    steps: tuple = (0, "last")
-    m: int = 100
-    draws: int = 100
-    forward_draws: int | None = None
-    batch: int | None = None
-    minibatch_size: int = 32
-    run: str | None = None
-    seeds: tuple[int, ...] | None = None
-    fit: dict = field(default_factory=lambda: {"estimators": list(ESTIMATORS), "n_boot": 20})
+    steps: tuple
+    m: int
+    draws: int
+    forward_draws: int | None
+    batch: int | None
+    minibatch_size: int
+    run: str | None
+    seeds: tuple[int, ...] | None
+    fit: dict
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> DumpSpec:
-        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}
+        """From a ``noise_dump`` block; missing keys take the schema's defaults."""
+        cfg = with_defaults(cfg, "noise_dump")
+        known = {k: cfg[k] for k in cls.__dataclass_fields__}
         for k in ("steps", "seeds"):
             if known.get(k) is not None:
                 known[k] = tuple(known[k])
@@ -65,11 +66,11 @@ class DumpSpec:
 
     @property
     def estimators(self) -> list[str]:
-        return list(self.fit.get("estimators", ESTIMATORS))
+        return list(self.fit["estimators"])
 
     @property
     def n_boot(self) -> int:
-        return int(self.fit.get("n_boot", 20))
+        return int(self.fit["n_boot"])
 
 
 def _generators(seed: int, step: int, device: torch.device) -> dict[str, torch.Generator]:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from gnitails import tails
 from gnitails.atomic import atomic_path
+from gnitails.config import schema_default
 from gnitails.noise.dumpfile import coords_sample, layer_of, load_dump, typical_coordinate
 from gnitails.stable import fit
 
@@ -78,7 +79,9 @@ FLOATS = [
 # The noise the claims test gets both views and their nulls; the others (Z_R = Z + a constant,
 # minibatch and forward noise) keep the pooled view, descriptive, which bounds the stage's cost.
 NULL_QUANTITIES = ("z_mc",)
-N_NULL = 200
+# Library defaults are the config's (the schema is the one place they are written).
+N_NULL = schema_default("noise_dump", "fit", "n_null")
+N_BOOT = schema_default("noise_dump", "fit", "n_boot")
 NAN = math.nan
 
 
@@ -134,7 +137,7 @@ def _fit_row(x: np.ndarray, estimator: str, n_boot: int) -> dict:
 def fit_arrays(
     arrays: Mapping[str, np.ndarray],
     estimators: Iterable[str],
-    n_boot: int = 20,
+    n_boot: int = N_BOOT,
     n_null: int = N_NULL,
     **ids,
 ) -> list[dict]:
@@ -214,7 +217,7 @@ def fits_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def fit_dumps(
-    paths: Iterable[str], estimators: Iterable[str], n_boot: int = 20, n_null: int = N_NULL
+    paths: Iterable[str], estimators: Iterable[str], n_boot: int = N_BOOT, n_null: int = N_NULL
 ) -> pd.DataFrame:
     """The fits table of several dumps (e.g. every step of one run and seed), in step order."""
     rows: list[dict] = []
