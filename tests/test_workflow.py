@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -22,10 +23,37 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
-    run = snakemake("--cores", "2", *TEST_ARGS, workdir=tmp_path)
+FIGURES = [
+    "fig_noise_hist",
+    "fig_forward_noise",
+    "fig_tail_index",
+    "fig_lm",
+    "fig_replacement",
+    "fig_r_vs_gni",
+    "fig_sde_bias",
+]
+TABLES = ["table_tail_index", "table_performance", "table_claims", "table_explicit_effect"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> Path:
+    """The working directory of one full run of the test config (a few minutes: run once)."""
+    workdir = tmp_path_factory.mktemp("pipeline")
+    run = snakemake("--cores", "2", *TEST_ARGS, workdir=workdir)
     assert run.returncode == 0, run.stdout + run.stderr
-    results = tmp_path / "results"
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def report_html(pipeline) -> Path:
+    """report.html of that run."""
+    report = snakemake("--report", str(pipeline / "report.html"), *TEST_ARGS, workdir=pipeline)
+    assert report.returncode == 0, report.stdout + report.stderr
+    return pipeline / "report.html"
+
+
+def test_pipeline_runs_resumes_nothing_and_is_byte_stable(pipeline):
+    results = pipeline / "results"
     sin = load_prepared(results / "data" / "sinusoids.npz")
     assert sin.x_train.shape == (64, 1) and sin.x_test.shape == (32, 1)
     assert load_prepared(results / "data" / "digits.npz").meta["n_classes"] == 10
@@ -34,41 +62,31 @@ def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
             metrics = pd.read_parquet(results / "train" / experiment / f"m{m}" / "metrics.parquet")
             assert sorted(metrics["seed"].unique()) == [0, 1]
             assert (results / "train" / experiment / f"m{m}" / "models.pt").exists()
-    assert (tmp_path / "logs" / "prepare_dataset" / "digits.log").read_text().strip()
-    assert (tmp_path / "benchmarks" / "train" / "sin_add" / "m4.tsv").exists()
+    assert (pipeline / "logs" / "prepare_dataset" / "digits.log").read_text().strip()
+    assert (pipeline / "benchmarks" / "train" / "sin_add" / "m4.tsv").exists()
     products = sorted(
         [*results.glob("data/*.npz"), *results.glob("figures/*"), *results.glob("tables/*")]
     )
-    figures = [
-        "fig_noise_hist",
-        "fig_forward_noise",
-        "fig_tail_index",
-        "fig_lm",
-        "fig_replacement",
-        "fig_r_vs_gni",
-        "fig_sde_bias",
-    ]
-    tables = ["table_tail_index", "table_performance", "table_claims"]
-    expected = {f"{f}.{ext}" for f in figures for ext in ("pdf", "png")}
-    expected |= {f"{t}.{ext}" for t in tables for ext in ("csv", "md")}
+    expected = {f"{f}.{ext}" for f in FIGURES for ext in ("pdf", "png", "csv")}
+    expected |= {f"{t}.{ext}" for t in TABLES for ext in ("csv", "md", "html")}
     assert {p.name for p in products} >= expected
     assert all(p.stat().st_size > 0 for p in products)
     first = {p: digest(p) for p in products}
 
-    again = snakemake("--cores", "1", *TEST_ARGS, workdir=tmp_path)
+    again = snakemake("--cores", "1", *TEST_ARGS, workdir=pipeline)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    forced = snakemake("--cores", "2", "--forceall", *TEST_ARGS, workdir=tmp_path)
+    forced = snakemake("--cores", "2", "--forceall", *TEST_ARGS, workdir=pipeline)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert {p: digest(p) for p in products} == first
 
-    report = snakemake("--report", str(tmp_path / "report.html"), *TEST_ARGS, workdir=tmp_path)
-    assert report.returncode == 0, report.stdout + report.stderr
-    html = (tmp_path / "report.html").read_text(errors="replace")
-    assert all(f"{name}.png" in html for name in figures)
-    assert all(f"{name}.html" in html for name in tables)  # tables shown, not downloaded
-    assert all(f"{name}.csv" in html for name in figures)
-    claims = (results / "tables" / "table_claims.md").read_text()
+
+def test_report_names_every_figure_and_table(report_html, pipeline):
+    html = report_html.read_text(errors="replace")
+    assert all(f"{name}.png" in html for name in FIGURES)
+    assert all(f"{name}.html" in html for name in TABLES)  # tables shown, not downloaded
+    assert all(f"{name}.csv" in html for name in FIGURES)
+    claims = (pipeline / "results" / "tables" / "table_claims.md").read_text()
     assert "larger M lowers the clean training loss" in claims
 
 
