@@ -10,8 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from selenium.common.exceptions import TimeoutException, WebDriverException
 
-from conftest import TEST_CONFIG, snakemake
+import report_browser
+from conftest import TEST_CONFIG, skip_or_fail_in_ci, snakemake
 from gnitails.data import load_prepared
 
 pytestmark = pytest.mark.workflow
@@ -33,6 +35,10 @@ FIGURES = [
     "fig_sde_bias",
 ]
 TABLES = ["table_tail_index", "table_performance", "table_claims", "table_explicit_effect"]
+# The report scales a figure down to fit the pane beside its navbar. Tick labels (9.7 pt at the
+# figures' 150 dpi: 20 px) stay 10 px high down to half size; a fourth 510-px panel in a row
+# would go below (the widest figures, three panels, are shown at 0.55 in a 1280-px window).
+MIN_FIGURE_SCALE = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +94,87 @@ def test_report_names_every_figure_and_table(report_html, pipeline):
     assert all(f"{name}.csv" in html for name in FIGURES)
     claims = (pipeline / "results" / "tables" / "table_claims.md").read_text()
     assert "larger M lowers the clean training loss" in claims
+
+
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    """Chromium and chromedriver from Debian, installed by tools/ensure-chromium.sh if missing."""
+    reason = report_browser.why_no_browser()
+    if reason:
+        skip_or_fail_in_ci(reason, "the browser test")
+    rc, output = report_browser.ensure_chromium()
+    if rc != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        skip_or_fail_in_ci(f"ensure-chromium.sh failed (rc {rc}):\n{tail}", "the browser test")
+
+
+@pytest.fixture
+def browser(chromium, tmp_path):
+    log = tmp_path / "chromedriver.log"
+    try:
+        driver = report_browser.start_chromium(tmp_path / "profile", log)
+    except WebDriverException as exc:
+        detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        skip_or_fail_in_ci(f"Chromium did not start: {exc.msg}\n{detail}", "the browser test")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def check_report(report: report_browser.Report, workdir: Path) -> list[str]:
+    """What is wrong with how the report shows our tables and figures (nothing: [])."""
+    problems = []
+
+    def check(path: str, what) -> None:
+        try:
+            what(path)
+        except (AssertionError, TimeoutException) as exc:
+            problems.append(f"{path}: {getattr(exc, 'msg', None) or exc}")
+
+    def table(stem: str) -> None:
+        # Looked up by name, whatever its suffix: one registered as Markdown must fail as a
+        # download, not as missing.
+        rows, text = report.table(report.named(stem))
+        page = (workdir / f"{stem}.html").read_text()
+        assert rows == page.count("<tr>") - page.count("<thead>") > 0, f"{rows} rows shown"
+        if stem.endswith("table_claims"):
+            assert "larger M lowers the clean training loss" in text, text[:500]
+
+    def figure(path: str) -> None:
+        fig = report.figure(path)
+        assert fig.natural_width > 0, "the image does not decode"
+        assert not fig.pane_overflows, f"wider than the pane: {fig}"
+        assert fig.pane_left <= fig.left and fig.right <= fig.pane_right <= fig.window, fig
+        assert fig.scale >= MIN_FIGURE_SCALE, f"shrunk to {fig.scale:.2f} of its size: {fig}"
+
+    def csv(path: str) -> None:
+        name, data = report.download(path)
+        assert name == Path(path).name, name
+        assert data == (workdir / path).read_bytes(), "the link holds other bytes"
+
+    for name in TABLES:
+        check(f"results/tables/{name}", table)
+    for name in FIGURES:
+        check(f"results/figures/{name}.png", figure)
+        check(f"results/figures/{name}.csv", csv)
+    return problems
+
+
+@pytest.mark.browser
+def test_report_shows_every_table_and_figure(report_html, pipeline, browser):
+    """Opened in a 1280-px Chromium window: every table is shown inline as an HTML table with
+    all its rows, every figure as an image that fits the content pane beside the navbar at no
+    less than MIN_FIGURE_SCALE, and every figure's CSV is a download link holding its bytes."""
+    report = report_browser.Report(browser, report_html)
+    problems = check_report(report, pipeline)
+    checked = {  # what check_report finds when all is well
+        *(f"results/tables/{t}.html" for t in TABLES),
+        *(f"results/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "csv")),
+    }
+    unchecked = sorted(set(report.results) - checked)
+    problems += [f"{path}: registered, but no check looks at it" for path in unchecked]
+    assert not problems, "\n".join(problems)
 
 
 def test_one_figure_rebuilds_only_itself(tmp_path):
