@@ -1,4 +1,5 @@
-"""The workflow end to end, in a temporary directory, on the tiny test config."""
+"""The workflow end to end, in a temporary directory, on the tiny test config; its report also
+in headless Chromium (report_browser.py)."""
 
 from __future__ import annotations
 
