@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -44,6 +45,15 @@ def snakemake(
     return subprocess.run(
         [*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir
     )
+
+
+def skip_or_fail_in_ci(reason: str, what: str) -> NoReturn:
+    """Skip with the reason; in CI (CI=true) `what` must run, so fail instead.
+
+    For the tests that install what they need (SLURM, Chromium) and so cannot run everywhere."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI=true, but {what} cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 # ---------------------------------------------------------------------------------------------

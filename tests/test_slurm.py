@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEFILE, TEST_CONFIG
+from conftest import ROOT, SNAKEFILE, TEST_CONFIG, skip_or_fail_in_ci
 
 PROFILE_DIR = ROOT / "profiles" / "slurm"
 SLURM_TESTS = ROOT / "tests" / "slurm"
@@ -257,15 +257,8 @@ def test_gpu_rules_request_one_gpu(tmp_path, planned_jobs, slurm_summary):
 # -------------------------------------------------------------- a real cluster on loopback
 
 
-def ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def skip_or_fail(reason: str):
-    """Skip with the reason; in CI (CI=true) the SLURM test must run, so fail instead."""
-    if ci():
-        pytest.fail(f"CI=true, but the SLURM test cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail_in_ci(reason, "the SLURM test")
 
 
 def why_no_slurm() -> str | None:

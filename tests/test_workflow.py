@@ -1,16 +1,20 @@
-"""The workflow end to end, in a temporary directory, on the tiny test config."""
+"""The workflow end to end, in a temporary directory, on the tiny test config; its report also
+in headless Chromium (report_browser.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from selenium.common.exceptions import TimeoutException, WebDriverException
 
-from conftest import TEST_CONFIG, snakemake
+import report_browser
+from conftest import TEST_CONFIG, skip_or_fail_in_ci, snakemake
 from gnitails.data import load_prepared
 
 pytestmark = pytest.mark.workflow
@@ -22,10 +26,41 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
-    run = snakemake("--cores", "2", *TEST_ARGS, workdir=tmp_path)
+FIGURES = [
+    "fig_noise_hist",
+    "fig_forward_noise",
+    "fig_tail_index",
+    "fig_lm",
+    "fig_replacement",
+    "fig_r_vs_gni",
+    "fig_sde_bias",
+]
+TABLES = ["table_tail_index", "table_performance", "table_claims", "table_explicit_effect"]
+# The report scales a figure down to fit the pane beside its navbar. Tick labels (9.7 pt at the
+# figures' 150 dpi: 20 px) stay 10 px high down to half size; a fourth 510-px panel in a row
+# would go below (the widest figures, three panels, are shown at 0.55 in a 1280-px window).
+MIN_FIGURE_SCALE = 0.5
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> Path:
+    """The working directory of one full run of the test config (a few minutes: run once)."""
+    workdir = tmp_path_factory.mktemp("pipeline")
+    run = snakemake("--cores", "2", *TEST_ARGS, workdir=workdir)
     assert run.returncode == 0, run.stdout + run.stderr
-    results = tmp_path / "results"
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def report_html(pipeline) -> Path:
+    """report.html of that run."""
+    report = snakemake("--report", str(pipeline / "report.html"), *TEST_ARGS, workdir=pipeline)
+    assert report.returncode == 0, report.stdout + report.stderr
+    return pipeline / "report.html"
+
+
+def test_pipeline_runs_resumes_nothing_and_is_byte_stable(pipeline):
+    results = pipeline / "results"
     sin = load_prepared(results / "data" / "sinusoids.npz")
     assert sin.x_train.shape == (64, 1) and sin.x_test.shape == (32, 1)
     assert load_prepared(results / "data" / "digits.npz").meta["n_classes"] == 10
@@ -34,42 +69,113 @@ def test_pipeline_runs_resumes_nothing_and_is_byte_stable(tmp_path):
             metrics = pd.read_parquet(results / "train" / experiment / f"m{m}" / "metrics.parquet")
             assert sorted(metrics["seed"].unique()) == [0, 1]
             assert (results / "train" / experiment / f"m{m}" / "models.pt").exists()
-    assert (tmp_path / "logs" / "prepare_dataset" / "digits.log").read_text().strip()
-    assert (tmp_path / "benchmarks" / "train" / "sin_add" / "m4.tsv").exists()
+    assert (pipeline / "logs" / "prepare_dataset" / "digits.log").read_text().strip()
+    assert (pipeline / "benchmarks" / "train" / "sin_add" / "m4.tsv").exists()
     products = sorted(
         [*results.glob("data/*.npz"), *results.glob("figures/*"), *results.glob("tables/*")]
     )
-    figures = [
-        "fig_noise_hist",
-        "fig_forward_noise",
-        "fig_tail_index",
-        "fig_lm",
-        "fig_replacement",
-        "fig_r_vs_gni",
-        "fig_sde_bias",
-    ]
-    tables = ["table_tail_index", "table_performance", "table_claims"]
-    expected = {f"{f}.{ext}" for f in figures for ext in ("pdf", "png")}
-    expected |= {f"{t}.{ext}" for t in tables for ext in ("csv", "md")}
+    expected = {f"{f}.{ext}" for f in FIGURES for ext in ("pdf", "png", "csv")}
+    expected |= {f"{t}.{ext}" for t in TABLES for ext in ("csv", "md", "html")}
     assert {p.name for p in products} >= expected
     assert all(p.stat().st_size > 0 for p in products)
     first = {p: digest(p) for p in products}
 
-    again = snakemake("--cores", "1", *TEST_ARGS, workdir=tmp_path)
+    again = snakemake("--cores", "1", *TEST_ARGS, workdir=pipeline)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    forced = snakemake("--cores", "2", "--forceall", *TEST_ARGS, workdir=tmp_path)
+    forced = snakemake("--cores", "2", "--forceall", *TEST_ARGS, workdir=pipeline)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert {p: digest(p) for p in products} == first
 
-    report = snakemake("--report", str(tmp_path / "report.html"), *TEST_ARGS, workdir=tmp_path)
-    assert report.returncode == 0, report.stdout + report.stderr
-    html = (tmp_path / "report.html").read_text(errors="replace")
-    assert all(f"{name}.png" in html for name in figures)
-    assert all(f"{name}.html" in html for name in tables)  # tables shown, not downloaded
-    assert all(f"{name}.csv" in html for name in figures)
-    claims = (results / "tables" / "table_claims.md").read_text()
+
+def test_report_names_every_figure_and_table(report_html, pipeline):
+    html = report_html.read_text(errors="replace")
+    assert all(f"{name}.png" in html for name in FIGURES)
+    assert all(f"{name}.html" in html for name in TABLES)  # tables shown, not downloaded
+    assert all(f"{name}.csv" in html for name in FIGURES)
+    claims = (pipeline / "results" / "tables" / "table_claims.md").read_text()
     assert "larger M lowers the clean training loss" in claims
+
+
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    """Chromium and chromedriver from Debian, installed by tools/ensure-chromium.sh if missing."""
+    reason = report_browser.why_no_browser()
+    if reason:
+        skip_or_fail_in_ci(reason, "the browser test")
+    rc, output = report_browser.ensure_chromium()
+    if rc != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        skip_or_fail_in_ci(f"ensure-chromium.sh failed (rc {rc}):\n{tail}", "the browser test")
+
+
+@pytest.fixture
+def browser(chromium, tmp_path):
+    log = tmp_path / "chromedriver.log"
+    try:
+        driver = report_browser.start_chromium(tmp_path / "profile", log)
+    except WebDriverException as exc:
+        detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        skip_or_fail_in_ci(f"Chromium did not start: {exc.msg}\n{detail}", "the browser test")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def check_report(report: report_browser.Report, workdir: Path) -> list[str]:
+    """What is wrong with how the report shows our tables and figures (nothing: [])."""
+    problems = []
+
+    def check(path: str, what) -> None:
+        try:
+            what(path)
+        except (AssertionError, TimeoutException) as exc:
+            problems.append(f"{path}: {getattr(exc, 'msg', None) or exc}")
+
+    def table(stem: str) -> None:
+        # Looked up by name, whatever its suffix: one registered as Markdown must fail as a
+        # download, not as missing.
+        rows, text = report.table(report.named(stem))
+        page = (workdir / f"{stem}.html").read_text()
+        assert rows == page.count("<tr>") - page.count("<thead>") > 0, f"{rows} rows shown"
+        if stem.endswith("table_claims"):
+            assert "larger M lowers the clean training loss" in text, text[:500]
+
+    def figure(path: str) -> None:
+        fig = report.figure(path)
+        assert fig.natural_width > 0, "the image does not decode"
+        assert not fig.pane_overflows, f"wider than the pane: {fig}"
+        assert fig.pane_left <= fig.left and fig.right <= fig.pane_right <= fig.window, fig
+        assert fig.scale >= MIN_FIGURE_SCALE, f"shrunk to {fig.scale:.2f} of its size: {fig}"
+
+    def csv(path: str) -> None:
+        name, data = report.download(path)
+        assert name == Path(path).name, name
+        assert data == (workdir / path).read_bytes(), "the link holds other bytes"
+
+    for name in TABLES:
+        check(f"results/tables/{name}", table)
+    for name in FIGURES:
+        check(f"results/figures/{name}.png", figure)
+        check(f"results/figures/{name}.csv", csv)
+    return problems
+
+
+@pytest.mark.browser
+def test_report_shows_every_table_and_figure(report_html, pipeline, browser):
+    """Opened in a 1280-px Chromium window: every table is shown inline as an HTML table with
+    all its rows, every figure as an image that fits the content pane beside the navbar at no
+    less than MIN_FIGURE_SCALE, and every figure's CSV is a download link holding its bytes."""
+    report = report_browser.Report(browser, report_html)
+    problems = check_report(report, pipeline)
+    checked = {  # what check_report finds when all is well
+        *(f"results/tables/{t}.html" for t in TABLES),
+        *(f"results/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "csv")),
+    }
+    unchecked = sorted(set(report.results) - checked)
+    problems += [f"{path}: registered, but no check looks at it" for path in unchecked]
+    assert not problems, "\n".join(problems)
 
 
 def test_one_figure_rebuilds_only_itself(tmp_path):
