@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import strip_wildcard_constraints
 
 # The library sits in workflow/scripts, next to this file's folder. Found from this file's own
 # location, not from workflow.basedir: that is the host's folder when this workflow is used as
@@ -58,9 +59,30 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def workflow_path(pattern):
+    """A rule's output pattern as the workflow names it (results/...), with or without storage.
+
+    With a storage provider, rules.X.output.Y is the path of the job's local copy, flagged with
+    its storage object: expand() refuses it (snakemake#3027), and a path built from it would
+    point among the local copies. The workflow's own path is the object's query without the
+    default storage prefix (and without the wildcard constraints Snakemake put into it)."""
+    stored = getattr(pattern, "flags", {}).get("storage_object")
+    if stored is None:
+        return str(pattern)
+    prefix = workflow.storage_settings.default_storage_prefix
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return strip_wildcard_constraints(stored.query).removeprefix(prefix)
+
+
+def output_paths(pattern, **wildcards):
+    """The files of a rule's output `pattern` for every combination of the wildcard values."""
+    return expand(workflow_path(pattern), **wildcards)
+
+
 def output_path(pattern, **wildcards):
     """The one file of a rule's output `pattern` with these wildcard values."""
-    return expand(pattern, **wildcards)[0]
+    return output_paths(pattern, **wildcards)[0]
 
 
 def dataset_spec(wildcards):
@@ -163,7 +185,7 @@ def fit_outputs(experiment_names=None):
     out = []
     for name in dumped_experiments(experiment_names):
         run, seeds, _ = noise_plan(name)
-        out += expand(
+        out += output_paths(
             rules.fit_stable.output.fits, experiment=name, run=run, seed=seeds
         )
     return out
@@ -316,7 +338,7 @@ def sde_study_spec(wildcards):
 
 def sde_targets():
     """The Parquet tables of every configured SDE study."""
-    return expand(rules.simulate_sde.output.table, study=sorted(config["sde"]))
+    return output_paths(rules.simulate_sde.output.table, study=sorted(config["sde"]))
 
 
 def all_targets():
