@@ -47,6 +47,19 @@ def snakemake(
     )
 
 
+def job_stats(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table: jobs per rule."""
+    stats: dict[str, int] = {}
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "Job stats:")
+    for line in lines[start + 3 :]:
+        name, _, count = line.strip().rpartition(" ")
+        if not count.isdigit() or name.strip() == "total":
+            break
+        stats[name.strip()] = int(count)
+    return stats
+
+
 def skip_or_fail_in_ci(reason: str, what: str) -> NoReturn:
     """Skip with the reason; in CI (CI=true) `what` must run, so fail instead.
 

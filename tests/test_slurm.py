@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEFILE, TEST_CONFIG, skip_or_fail_in_ci
+from conftest import ROOT, SNAKEFILE, TEST_CONFIG, job_stats, skip_or_fail_in_ci
 
 PROFILE_DIR = ROOT / "profiles" / "slurm"
 SLURM_TESTS = ROOT / "tests" / "slurm"
@@ -473,19 +473,6 @@ def submitted_jobs(output: str) -> list[dict[str, str]]:
         rule = re.search(r"/rule_(\w+)/", log)
         jobs.append({"id": slurm_id, "rule": rule[1] if rule else "?", "log": log})
     return jobs
-
-
-def job_stats(output: str) -> dict[str, int]:
-    """Snakemake's "Job stats" table: jobs per rule."""
-    stats: dict[str, int] = {}
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip() == "Job stats:")
-    for line in lines[start + 3 :]:
-        name, _, count = line.strip().rpartition(" ")
-        if not count.isdigit() or name.strip() == "total":
-            break
-        stats[name.strip()] = int(count)
-    return stats
 
 
 def sacct_table(records: dict[str, dict[str, str]], jobs: list[dict[str, str]]) -> list[str]:
