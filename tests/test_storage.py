@@ -3,11 +3,11 @@
 With `--default-storage-provider fs`, Snakemake moves every declared input and output through a
 storage folder (the "remote") and gives each job local copies of its declared inputs only. The
 test runs a small pipeline one rule after the next (prepare_dataset, train, dump_noise,
-fit_stable, then a table of fits and one of training metrics) and deletes every local copy
-between stages: a rule that read a file it does not declare (a sibling of an input, a path built
-from params or the config) finds nothing and fails. The fs plugin copies with the `rsync` binary,
-which the test installs with apt (tools/ensure-debian-packages.sh) where it is missing; without
-root or apt it is skipped with the reason, and with CI=true it fails instead.
+fit_stable, then a figure of the fits and a table of the training metrics) and empties the
+working directory between stages: a rule that read a file it does not declare (a sibling of an
+input, a path built from params or the config) finds nothing and fails. The fs plugin copies
+with the `rsync` binary, which the test installs with apt (tools/ensure-debian-packages.sh)
+where it is missing; without root or apt it is skipped with the reason, with CI=true it fails.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from conftest import ROOT, job_stats, skip_or_fail_in_ci, snakemake
 pytestmark = pytest.mark.workflow
 
 EXPERIMENT, RUN, STEPS = "sin_add", "m1", 50
-TABLES = ["table_tail_index", "table_performance"]
+# A figure of the fits and a table of the training metrics.
+PRODUCTS = ["fig_tail_index", "table_performance"]
 # The training state is undeclared: it stays in the working directory, outside the storage.
 STATE = f"train/{EXPERIMENT}/{RUN}/state/"
 # One stage per rule, so that every file one rule passes to the next crosses the storage.
@@ -35,7 +36,7 @@ STAGES = [
     ({"train": 1}, [f"results/train/{EXPERIMENT}/{RUN}/models.pt"]),
     ({"dump_noise": 1}, [f"results/noise/{EXPERIMENT}/{RUN}/seed0/step{STEPS}.npz"]),
     ({"fit_stable": 1}, [f"results/fits/{EXPERIMENT}/{RUN}/seed0.parquet"]),
-    (dict.fromkeys(TABLES, 1), TABLES),
+    (dict.fromkeys(PRODUCTS, 1), PRODUCTS),
 ]
 # The declared outputs of those jobs: after the last stage, exactly these files are in storage.
 STORED = {
@@ -44,7 +45,8 @@ STORED = {
     f"train/{EXPERIMENT}/{RUN}/models.pt",
     f"noise/{EXPERIMENT}/{RUN}/seed0/step{STEPS}.npz",
     f"fits/{EXPERIMENT}/{RUN}/seed0.parquet",
-    *(f"tables/{table}.{ext}" for table in TABLES for ext in ("csv", "md", "html")),
+    *(f"figures/fig_tail_index.{ext}" for ext in ("pdf", "png", "csv")),
+    *(f"tables/table_performance.{ext}" for ext in ("csv", "md", "html")),
 }
 
 
@@ -85,7 +87,7 @@ def small_config(config: dict) -> dict:
         "datasets": {exp["dataset"]: config["datasets"][exp["dataset"]]},
         "experiments": {EXPERIMENT: exp},
         "sde": {},
-        "figures": {name: {"experiments": [EXPERIMENT]} for name in TABLES},
+        "figures": {name: {"experiments": [EXPERIMENT]} for name in PRODUCTS},
     }
 
 
