@@ -15,7 +15,15 @@ from scipy.io import savemat
 
 from gnitails.config import ConfigError, validate_config
 from gnitails.data import DataError, Prepared, load_prepared, prepare_dataset, save_prepared
-from gnitails.data.raw import RawFile, download_source, md5sum, raw_files, verified_files
+from gnitails.data.raw import (
+    RawFile,
+    download_source,
+    fetch_raw,
+    md5sum,
+    raw_file,
+    raw_files,
+    verified_files,
+)
 from gnitails.data.readers import read_idx
 from gnitails.data.sinusoids import make_sinusoids
 
@@ -260,6 +268,26 @@ def test_present_file_with_wrong_checksum_is_named(tmp_path):
     with pytest.raises(DataError, match=rf"checksum mismatch for .*{files[0].name}"):
         download_source("mnist", folder, files=files)
     assert not (folder / "manifest.json").exists()
+
+
+def test_fetch_raw_verifies_a_present_file_without_downloading(tmp_path):
+    folder = tmp_path / "mnist"
+    write_mnist(folder, np.random.default_rng(0))
+    raw = as_registry(folder)[0]
+
+    def no_download(url, folder, name):
+        raise AssertionError(f"{name} is present, yet fetched from {url}")
+
+    assert fetch_raw("mnist", raw, folder, download=no_download) == folder / raw.name
+    (folder / raw.name).write_bytes(b"garbage")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        fetch_raw("mnist", raw, folder, download=no_download)
+
+
+def test_raw_file_is_looked_up_by_name():
+    assert raw_file("svhn", "test_32x32.mat").name == "test_32x32.mat"
+    with pytest.raises(DataError, match=r"svhn has no raw file 'x.mat' \(its files: train_32x32"):
+        raw_file("svhn", "x.mat")
 
 
 def test_corruption_after_download_is_caught(tmp_path):

@@ -18,6 +18,7 @@ if isinstance(workflow.current_basedir, os.PathLike):
 
 from gnitails.config import ConfigError, check_files, validate_config
 from gnitails.data.prepare import DOWNLOADED, needs_download
+from gnitails.data.raw import raw_files
 from gnitails.runs import (
     RUN_WILDCARD,
     noise_dump_run,
@@ -65,7 +66,8 @@ def workflow_path(pattern):
     With a storage provider, rules.X.output.Y is the path of the job's local copy, flagged with
     its storage object: expand() refuses it (snakemake#3027), and a path built from it would
     point among the local copies. The workflow's own path is the object's query without the
-    default storage prefix (and without the wildcard constraints Snakemake put into it)."""
+    default storage prefix (and without the wildcard constraints Snakemake put into it).
+    """
     stored = getattr(pattern, "flags", {}).get("storage_object")
     if stored is None:
         return str(pattern)
@@ -89,14 +91,28 @@ def dataset_spec(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
+def raw_paths(source):
+    """Every raw file of a downloadable source, where download_raw puts it (the names come
+    from torchvision, imported only when a download is planned)."""
+    return [
+        output_path(rules.download_raw.output.raw, source=source, file=raw.name)
+        for raw in raw_files(source)
+    ]
+
+
+def raw_inputs(wildcards):
+    return raw_paths(wildcards.source)
+
+
 def prepare_inputs(wildcards):
-    """Downloaded sources need their verified raw files; generated ones need nothing."""
+    """Downloaded sources need their manifest and the raw files it lists; generated ones
+    need nothing."""
     source = dataset_spec(wildcards)["source"]
     if needs_download(source):
+        manifest = rules.download_dataset.output.manifest
         return {
-            "manifest": output_path(
-                rules.download_dataset.output.manifest, source=source
-            )
+            "manifest": output_path(manifest, source=source),
+            "raw": raw_paths(source),
         }
     return {}
 

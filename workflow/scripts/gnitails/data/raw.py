@@ -120,38 +120,55 @@ def _fetch(
     )
 
 
-def download_source(
+def raw_file(source: str, name: str) -> RawFile:
+    """The raw file `name` of a downloadable source (a clear error for a name it lacks)."""
+    files = {raw.name: raw for raw in raw_files(source)}
+    if name not in files:
+        raise DataError(f"{source} has no raw file {name!r} (its files: {', '.join(files)})")
+    return files[name]
+
+
+def fetch_raw(
     source: str,
+    raw: RawFile,
     root: str | Path,
     *,
-    files=None,
     timeout: float = 30.0,
     download=_download,
     attempts: int = ATTEMPTS,
     retry_wait: float = RETRY_WAIT,
 ) -> Path:
-    """Make sure every raw file of `source` is in `root`, verified; write and return the manifest.
+    """Make sure one raw file of `source` is in `root`, verified; return its path.
 
-    Files already present are checked, not downloaded again. `files` overrides the registry
-    and `download(url, folder, name)` the fetch (tests use both with small files of their own).
-    Network errors are retried `attempts` times in all; a checksum mismatch fails at once.
+    A file already present (downloaded before, or placed by hand) is checked, not downloaded
+    again. Network errors are retried `attempts` times in all; a checksum mismatch fails at once.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    files = raw_files(source) if files is None else files
+    dest = Path(root) / raw.name
+    if dest.exists():
+        actual = md5sum(dest)
+        if actual != raw.md5:
+            raise _checksum_error(source, dest, raw.md5, actual)
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # fail fast when offline instead of hanging
     try:
-        for raw in files:
-            dest = root / raw.name
-            if dest.exists():
-                actual = md5sum(dest)
-                if actual != raw.md5:
-                    raise _checksum_error(source, dest, raw.md5, actual)
-            else:
-                _fetch(source, raw, dest, download=download, attempts=attempts, wait=retry_wait)
+        _fetch(source, raw, dest, download=download, attempts=attempts, wait=retry_wait)
     finally:
         socket.setdefaulttimeout(previous)
+    return dest
+
+
+def download_source(source: str, root: str | Path, *, files=None, **fetch_options) -> Path:
+    """Make sure every raw file of `source` is in `root`, verified; write and return the manifest.
+
+    `files` overrides the registry, and `fetch_options` go to :func:`fetch_raw` (tests pass
+    small files of their own and their own `download(url, folder, name)`).
+    """
+    root = Path(root)
+    files = raw_files(source) if files is None else files
+    for raw in files:
+        fetch_raw(source, raw, root, **fetch_options)
     manifest = {
         "source": source,
         "files": {
