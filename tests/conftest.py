@@ -63,10 +63,38 @@ def job_stats(output: str) -> dict[str, int]:
 def skip_or_fail_in_ci(reason: str, what: str) -> NoReturn:
     """Skip with the reason; in CI (CI=true) `what` must run, so fail instead.
 
-    For the tests that install what they need (SLURM, Chromium) and so cannot run everywhere."""
+    For the tests that install what they need (SLURM, Chromium, rsync) and so cannot run
+    everywhere."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI=true, but {what} cannot run: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def ensure_debian_commands(what: str, *command_packages: str) -> None:
+    """Make the system commands a test needs available: ``COMMAND:PACKAGE`` pairs, installed
+    with tools/ensure-debian-packages.sh (apt, as root) when missing; otherwise skip, or fail
+    in CI, naming `what` and the reason."""
+    import shutil
+
+    missing = [cp for cp in command_packages if not shutil.which(cp.partition(":")[0])]
+    if not missing:
+        return
+    packages = ", ".join(cp.partition(":")[2] for cp in missing)
+    if not sys.platform.startswith("linux"):
+        skip_or_fail_in_ci(f"{packages}: installed with apt on Linux only", what)
+    if os.geteuid() != 0:
+        skip_or_fail_in_ci(f"{packages} missing, and installing with apt needs root", what)
+    if not shutil.which("apt-get"):
+        skip_or_fail_in_ci(f"{packages} missing, and there is no apt-get to install", what)
+    tool = ROOT / "tools" / "ensure-debian-packages.sh"
+    # An apt install on a slow mirror may take minutes; a hang must not hang the suite.
+    run = subprocess.run(
+        [str(tool), *missing], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900
+    )
+    if run.returncode != 0:
+        skip_or_fail_in_ci(
+            f"installing {packages} failed (rc {run.returncode}):\n{run.stderr}", what
+        )
 
 
 # ---------------------------------------------------------------------------------------------

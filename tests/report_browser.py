@@ -4,16 +4,12 @@ Snakemake 9's report.html is a single-file React app. Its menu lists the categor
 with several subcategories lists those; a subcategory lists its results in a table whose rows
 have a view button. The button of an image or HTML result shows it in the content pane (an
 <img>, or an <iframe> of the embedded page); that of any other file is a download link.
-Used by tests/test_workflow.py, which installs Chromium with tools/ensure-chromium.sh.
+Used by tests/test_workflow.py, which installs Chromium with tools/ensure-debian-packages.sh.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +22,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ROOT
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ENSURE_CHROMIUM = ROOT / "tools" / "ensure-chromium.sh"
 # Headless on a machine without network or display, as root (hence no sandbox); nothing that
 # would phone home (component updates, sync, QUIC probes).
 FLAGS = (
@@ -47,33 +40,6 @@ WINDOW = (1280, 900)  # a laptop screen: the width a reader has for the report
 # Generous: CI runs the suite with every core busy, and the report's inline scripts (React,
 # Tailwind, Vega; several MB) are parsed before the first click.
 WAIT_S = 60
-
-
-def why_no_browser() -> str | None:
-    """Why the browser test cannot run here, or None."""
-    if os.environ.get("GNITAILS_BROWSER_TEST") == "0":
-        return "disabled with GNITAILS_BROWSER_TEST=0"
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return None
-    if not sys.platform.startswith("linux"):
-        return f"needs Linux (this is {sys.platform})"
-    if os.geteuid() != 0:
-        return "needs root: it installs Chromium with apt"
-    if not shutil.which("apt-get"):
-        return "Chromium is not installed and there is no apt-get to install it"
-    return None
-
-
-def ensure_chromium() -> tuple[int, str]:
-    """Run tools/ensure-chromium.sh: (exit status, its output)."""
-    proc = subprocess.run(
-        [str(ENSURE_CHROMIUM)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=900,  # an apt install on a slow mirror; a hang must not hang the suite
-    )
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def start_chromium(profile: Path, log: Path) -> WebDriver:

@@ -12,16 +12,13 @@ where it is missing; without root or apt it is skipped with the reason, with CI=
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, job_stats, skip_or_fail_in_ci, snakemake
+from conftest import ensure_debian_commands, job_stats, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -50,30 +47,10 @@ STORED = {
 }
 
 
-def why_no_rsync_install() -> str | None:
-    if not sys.platform.startswith("linux"):
-        return f"rsync is missing, and the test installs it on Linux only (this is {sys.platform})"
-    if os.geteuid() != 0:
-        return "rsync is missing, and installing it with apt needs root"
-    if not shutil.which("apt-get"):
-        return "rsync is missing, and there is no apt-get to install it"
-    return None
-
-
 @pytest.fixture(scope="module")
 def rsync():
-    """The rsync binary the fs storage plugin calls, installed with apt if missing."""
-    if shutil.which("rsync"):
-        return
-    reason = why_no_rsync_install()
-    if reason:
-        skip_or_fail_in_ci(reason, "the storage test")
-    tool = ROOT / "tools" / "ensure-debian-packages.sh"
-    run = subprocess.run([str(tool), "rsync:rsync"], capture_output=True, text=True)
-    if run.returncode != 0:
-        skip_or_fail_in_ci(
-            f"installing rsync failed (rc {run.returncode}):\n{run.stderr}", "the storage test"
-        )
+    """The rsync binary the fs storage plugin calls."""
+    ensure_debian_commands("the storage test", "rsync:rsync")
 
 
 def small_config(config: dict) -> dict:
