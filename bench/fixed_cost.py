@@ -6,6 +6,11 @@ For every rule script in workflow/scripts/, runs a fresh interpreter that execut
 script's `import` / `from ... import` lines (no work) and records its CPU seconds (user + sys,
 from the child's rusage; the median of --repeats runs) and which heavy libraries it loaded.
 Writes bench/results/fixed_cost.{json,md}. A training job pays this once per run (all seeds).
+
+Imports a job pays later, at its first call, are measured too: a one-step training run in a
+fresh interpreter beside torch's import alone, and the first calls of the torch APIs the
+training loop used to make (torch.optim, torch.use_deterministic_algorithms), which import
+torch's compiler stack.
 """
 
 from __future__ import annotations
@@ -25,6 +30,29 @@ from machine import describe, write_results
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 HEAVY = ("torch", "matplotlib", "scipy", "sklearn", "pandas", "pyarrow")
+
+
+# Fresh-interpreter snippets: what a training job pays on its first step, beside torch alone.
+_ONE_STEP = """
+import torch
+from gnitails.data.sinusoids import make_sinusoids
+from gnitails.training import train_runs
+exp = {"dataset": "sinusoids", "model": {"arch": "mlp", "width": 64, "depth": 4},
+       "noise": {"mode": "additive", "sigma": 0.1},
+       "training": {"rules": ["gni_m"], "m_values": [1], "lr": 0.2, "steps": 1}, "seeds": [0]}
+data = make_sinusoids(seed=0, n_train=200, n_test=200, frequencies=[1, 2, 3])
+import tempfile
+with tempfile.TemporaryDirectory() as out:
+    train_runs(exp, data, run="m1", out_dir=out, progress_every_s=1e9)
+"""
+_PARAM = "import torch\np = torch.zeros(3, requires_grad=True)\np.grad = torch.ones(3)\n"
+FIRST_CALLS = {
+    "import torch": "import torch",
+    "a one-step training run (train_runs, m1)": _ONE_STEP,
+    "torch.optim.SGD: first step (the old loop)": _PARAM + "torch.optim.SGD([p], lr=0.1).step()",
+    "torch.use_deterministic_algorithms (the old loop)": "import torch\n"
+    "torch.use_deterministic_algorithms(True, warn_only=True)",
+}
 
 
 def import_lines(script: Path) -> str:
@@ -63,6 +91,10 @@ def main() -> None:
             "cpu_s": statistics.median(cpu for cpu, _ in runs),
             "heavy": runs[0][1].split(),
         }
+    res["first_calls"] = {
+        name: statistics.median(child_cpu(code)[0] for _ in range(args.repeats))
+        for name, code in FIRST_CALLS.items()
+    }
     res["machine"]["loadavg_end"] = os.getloadavg()
     res["seconds"] = time.perf_counter() - t0
     write_results("fixed_cost", res, markdown)
@@ -83,6 +115,14 @@ def markdown(res: dict) -> str:
     ]
     for name, r in res["scripts"].items():
         lines.append(f"| {name} | {r['cpu_s']:.2f} | {', '.join(r['heavy']) or '-'} |")
+    lines += [
+        "",
+        "First calls, each in a fresh interpreter (CPU s, imports included):",
+        "",
+        "| what | CPU s |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {cpu:.2f} |" for name, cpu in res["first_calls"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -72,7 +72,7 @@ METRIC_COLUMNS = (
     "wall_time",  # seconds of training so far, summed over resumed sessions
 )
 MODELS_FORMAT = "gnitails-models-1"
-STATE_FORMAT = "gnitails-train-state-3"
+STATE_FORMAT = "gnitails-train-state-4"
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.parquet"  # every seed's metric rows
 MODELS_FILE = "models.pt"  # every seed's final weights and snapshots
@@ -301,19 +301,32 @@ def _data_fingerprint(data: Prepared) -> str:
 
 @contextlib.contextmanager
 def _torch_settings(threads: int | None, deterministic: bool):
-    """Set threads and deterministic algorithms for the run; restore them afterwards."""
+    """Set threads and deterministic algorithms (warn only) for the run; restore them afterwards.
+
+    Through the debug mode: torch.use_deterministic_algorithms sets the same flag but first
+    imports torch._inductor for its compiler setting (1.4 CPU-s a job; nothing is compiled).
+    """
     old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    old_mode = torch.get_deterministic_debug_mode()
     try:
         if threads is not None:
             torch.set_num_threads(threads)
         if deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.set_deterministic_debug_mode("warn")
         yield
     finally:
         torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.set_deterministic_debug_mode(old_mode)
+
+
+def _sgd_step(params: list[Tensor], lr: float) -> None:
+    """w <- w - lr * grad: what torch.optim.SGD does without momentum or weight decay, the
+    same operation (add_ with alpha = -lr) and so the same bits. torch.optim imports
+    torch._dynamo at its first call (1.4 CPU-s a job), for a compiler this loop never uses."""
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-lr)
 
 
 def _cpu_state(net: Net) -> dict[str, Tensor]:
@@ -568,7 +581,7 @@ def _train(
     model_spec = ModelSpec.from_config(exp["model"])
     net = build_model(model_spec, input_shape, output_dim, generator=gens.init).to(dev)
     noise = NoiseSpec.from_config(exp["noise"], net.n_layers)
-    opt = torch.optim.SGD(net.parameters(), lr=spec.lr)
+    params = list(net.parameters())
     t = _as_tensors(data, dev)
     evaluate = _Evaluator(task, t)
     loss_fn = per_example_loss(task)
@@ -606,7 +619,6 @@ def _train(
     state = _load_state(state_path, fingerprint, log, label) if state_path is not None else None
     if state is not None:
         net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
         gens.load(state["generators"])
         order.load(state["order"])
         rows, snapshots = state["rows"], state["snapshots"]
@@ -637,7 +649,6 @@ def _train(
             "fingerprint": fingerprint,
             "step": s,
             "net": net.state_dict(),
-            "opt": opt.state_dict(),
             "generators": gens.state(),
             "order": order.state(),
             "rows": rows,
@@ -683,10 +694,11 @@ def _train(
         idx = order.next()
         xb, yb = (x_train, y_train) if idx is None else (x_train[idx], y_train[idx])
         obj, r = variant.objective(xb, yb)
-        opt.zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         obj.backward()
         variant.after_backward(step, xb, yb)
-        opt.step()
+        _sgd_step(params, spec.lr)
         sums.add(obj, r)
         step += 1
         if step in snapshot_set:
