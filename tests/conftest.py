@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import yaml
 
 from gnitails.config import load_yaml
 
@@ -27,6 +28,20 @@ def root() -> Path:
 def test_config() -> dict:
     """A fresh, not yet validated copy of the tiny test config."""
     return copy.deepcopy(load_yaml(TEST_CONFIG))
+
+
+@pytest.fixture
+def mnist_config(tmp_path, test_config) -> Path:
+    """The test config on a downloaded source (500 MNIST images, digits_mult's experiment),
+    written to a file: what the download tests run or plan."""
+    test_config["datasets"] = {"mnist500": {"source": "mnist", "train_subset": 500}}
+    test_config["experiments"] = {
+        "m": {**test_config["experiments"]["digits_mult"], "dataset": "mnist500"}
+    }
+    test_config["figures"] = {}
+    path = tmp_path / "mnist.yaml"
+    path.write_text(yaml.safe_dump(test_config))
+    return path
 
 
 def snakemake(

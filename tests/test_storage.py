@@ -99,19 +99,12 @@ def test_every_rule_reads_only_declared_files(tmp_path, test_config, rsync):
     assert (remote / "logs" / "train" / EXPERIMENT / f"{RUN}.log").read_text().strip()
 
 
-def test_prepare_dataset_declares_every_raw_file_it_reads(tmp_path, test_config):
+def test_prepare_dataset_declares_every_raw_file_it_reads(tmp_path, mnist_config):
     """Downloads need the real files (and a network), so a dry run shows it: prepare_dataset
     declares the raw files beside the manifest, each the output of its own download job."""
     from gnitails.data.raw import raw_files
 
-    test_config["datasets"] = {"mnist500": {"source": "mnist", "train_subset": 500}}
-    test_config["experiments"] = {
-        "m": {**test_config["experiments"]["digits_mult"], "dataset": "mnist500"}
-    }
-    test_config["figures"] = {}
-    config = tmp_path / "mnist.yaml"
-    config.write_text(yaml.safe_dump(test_config))
-    args = ["-n", "--configfile", str(config), "--replace-workflow-config"]
+    args = ["-n", "--configfile", str(mnist_config), "--replace-workflow-config"]
     run = snakemake(*args, "results/data/mnist500.npz", workdir=tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]

@@ -226,14 +226,7 @@ def test_snakemake_refuses_a_duplicate_key_as_the_validator_does(tmp_path, root)
     assert check.returncode == 2 and "duplicate key 'lr'" in check.stderr
 
 
-def test_offline_download_fails_fast_naming_the_folder(tmp_path, test_config):
-    test_config["datasets"] = {"mnist500": {"source": "mnist", "train_subset": 500}}
-    test_config["experiments"] = {
-        "m": {**test_config["experiments"]["digits_mult"], "dataset": "mnist500"}
-    }
-    test_config["figures"] = {}
-    cfg = tmp_path / "mnist.yaml"
-    cfg.write_text(yaml.safe_dump(test_config))
+def test_offline_download_fails_fast_naming_the_folder(tmp_path, mnist_config):
     # Point every mirror at a closed loopback port: the same failure as a machine offline.
     run = snakemake(
         "--cores",
@@ -241,7 +234,7 @@ def test_offline_download_fails_fast_naming_the_folder(tmp_path, test_config):
         "--retries",
         "0",
         "--configfile",
-        str(cfg),
+        str(mnist_config),
         "--replace-workflow-config",
         workdir=tmp_path,
         env={"GNITAILS_DATA_MIRROR": "http://127.0.0.1:9/"},
