@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,8 +90,6 @@ def ensure_debian_commands(what: str, *command_packages: str) -> None:
     """Make the system commands a test needs available: ``COMMAND:PACKAGE`` pairs, installed
     with tools/ensure-debian-packages.sh (apt, as root) when missing; otherwise skip, or fail
     in CI, naming `what` and the reason."""
-    import shutil
-
     missing = [cp for cp in command_packages if not shutil.which(cp.partition(":")[0])]
     if not missing:
         return

@@ -93,6 +93,17 @@ def test_glorot_normal_init():
     assert torch.count_nonzero(net.layers[0].bias) == 0
 
 
+def test_schema_names_exactly_the_models_the_code_builds():
+    """ModelSpec leaves arch, activation and init to the schema's enums: they must agree."""
+    from gnitails.config import load_schema
+    from gnitails.models import ACTIVATIONS, INITS
+
+    props = load_schema()["$defs"]["model"]["properties"]
+    assert set(props["arch"]["enum"]) == {"mlp", "convnet"}
+    assert set(props["activation"]["enum"]) == set(ACTIVATIONS)
+    assert set(props["init"]["enum"]) == set(INITS)
+
+
 def test_bad_model_config_names_the_key():
     with pytest.raises(ConfigError, match="model.activation"):
         build_model({"arch": "mlp", "activation": "swish"}, (3,), 1)

@@ -85,6 +85,13 @@ def load_schema(path: str | Path | Traversable = SCHEMA) -> dict:
     return load_yaml(path)
 
 
+@functools.cache
+def _schema() -> dict:
+    """The package's schema, read once per process (every validation and default uses it)."""
+    return load_schema()
+
+
+@functools.cache
 def _defaulting_validator_class():
     """A draft 2020-12 validator that also writes `default:` values into the instance."""
     base = jsonschema.Draft202012Validator
@@ -121,17 +128,12 @@ def _leaf_errors(error: jsonschema.ValidationError) -> Iterator[jsonschema.Valid
 
 def schema_errors(config: Any, schema: Mapping | None = None) -> list[str]:
     """Validate `config` in place (defaults filled); return one message per problem."""
-    validator = _defaulting_validator_class()(schema or load_schema())
+    validator = _defaulting_validator_class()(schema or _schema())
     messages = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         for leaf in _leaf_errors(error):
             messages.append(f"{_key_path(leaf)}: {leaf.message}")
     return sorted(set(messages))
-
-
-@functools.cache
-def _schema() -> dict:
-    return load_schema()
 
 
 def with_defaults(block: Any, definition: str, where: str | None = None) -> dict:
