@@ -6,9 +6,16 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gnitails.config import ConfigError
-from gnitails.models import build_convnet, build_mlp, build_model, record_activations
+from gnitails.models import (
+    SameConv2d,
+    build_convnet,
+    build_mlp,
+    build_model,
+    record_activations,
+)
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -52,7 +59,47 @@ def test_same_padding_matches_tensorflow_on_even_input():
     net = build_convnet((1, 8, 8), 10)
     conv = net.layers[0]
     x = torch.randn(2, 1, 8, 8)
-    ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, stride=2, padding=1)
+    ref = F.conv2d(x, conv.weight, conv.bias, stride=2, padding=1)
+    torch.testing.assert_close(conv(x), ref)
+
+
+@pytest.mark.parametrize(
+    "c_in, hw, k",
+    [(1, (8, 8), 4), (3, (7, 9), 4), (32, (4, 4), 4), (2, (5, 3), 4), (1, (6, 5), 3)],
+)
+def test_dense_convolution_is_the_same_linear_map(c_in, hw, k):
+    """The dense path of SameConv2d against torch's convolution of the padded input: value,
+    gradients in weights, bias and input, and a second derivative (what R's gradient uses)."""
+    conv = SameConv2d(c_in, 6, k, stride=2).double()  # k = 3 on 6 x 5: pads 0, 1 and 1, 1
+    assert conv._dense_index((c_in, *hw), torch.device("cpu")) is not None
+
+    def by_conv(x, weight, bias):
+        return F.conv2d(F.pad(x, conv._pads(hw)), weight, bias, stride=2)
+
+    def by_module(x, weight, bias):
+        return torch.func.functional_call(conv, {"weight": weight, "bias": bias}, (x,))
+
+    x = torch.randn(5, c_in, *hw, dtype=torch.float64, generator=gen(1), requires_grad=True)
+    w, b = conv.weight.detach().clone(), conv.bias.detach().clone()
+    results = []
+    for f in (by_conv, by_module):
+        weight, bias = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
+        out = f(x, weight, bias)
+        gx, gw, gb = torch.autograd.grad(torch.tanh(out).square().sum(), (x, weight, bias),
+                                         create_graph=True)  # fmt: skip
+        (ggw,) = torch.autograd.grad(gx.square().sum(), weight)
+        results.append((out, gx, gw, gb, ggw))
+    for ours, ref in zip(*results, strict=True):
+        torch.testing.assert_close(ours, ref)
+
+
+def test_dense_convolution_only_where_it_is_cheaper():
+    net = build_convnet((1, 28, 28), 10)  # MNIST: each output sees 16 of 784 pixels
+    assert net.layers[0]._dense_index((1, 28, 28), torch.device("cpu")) is None
+    assert net.layers[1]._dense_index((32, 14, 14), torch.device("cpu")) is None
+    x = torch.randn(2, 1, 28, 28)
+    conv = net.layers[0]
+    ref = F.conv2d(x, conv.weight, conv.bias, stride=2, padding=1)
     torch.testing.assert_close(conv(x), ref)
 
 

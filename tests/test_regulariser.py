@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.func import jacrev
 
 from gnitails.gni import NoiseSampler, NoiseSpec, noisy_forward, tile
@@ -53,6 +54,26 @@ def test_hessian_square_root():
     torch.testing.assert_close(a @ a.transpose(1, 2), h)
     u = torch.randn(2, 5, 4, dtype=torch.float64)
     torch.testing.assert_close(hessian_sqrt_apply("regression", out, u), 2**0.5 * u)
+
+
+def test_cross_entropy_is_torchs_value_and_gradient_even_for_huge_logits():
+    """The logsumexp form keeps F.cross_entropy's value and gradient (-log p_y, p - e_y),
+    without overflow at logits of 1e4 and under vmap (the noise dumps' per-draw gradients)."""
+    out = torch.randn(64, 10, generator=gen(1), dtype=torch.float64) * 3
+    out[:4] += 1e4  # exp would overflow without the max shift
+    out.requires_grad_(True)
+    y = torch.randint(0, 10, (64,), generator=gen(2))
+    ours = cross_entropy(out, y)
+    torch.testing.assert_close(ours, F.cross_entropy(out, y, reduction="none"))
+    (grad,) = torch.autograd.grad(ours.sum(), out)
+    onehot = F.one_hot(y, 10).to(out.dtype)
+    torch.testing.assert_close(grad, torch.softmax(out, 1) - onehot)
+    batched = torch.vmap(cross_entropy, in_dims=(0, None))(
+        out.detach().view(4, 16, 10)[:, :2], y[:2]
+    )
+    for b in range(4):
+        want = F.cross_entropy(out.detach()[16 * b : 16 * b + 2], y[:2], reduction="none")
+        torch.testing.assert_close(batched[b], want)
 
 
 def test_linear_model_closed_form():

@@ -17,7 +17,6 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 TASKS = ("regression", "classification")
@@ -30,8 +29,12 @@ def sum_squared_error(out: Tensor, y: Tensor) -> Tensor:
 
 
 def cross_entropy(out: Tensor, y: Tensor) -> Tensor:
-    """Per-example cross-entropy of softmax(out) against integer labels (shape N)."""
-    return F.cross_entropy(out, y, reduction="none")
+    """Per-example cross-entropy of softmax(out) against integer labels (shape N).
+
+    logsumexp minus the label's logit: torch's cross_entropy to float rounding, 4x faster
+    forward and backward on CPU with 10 classes (torch's log_softmax kernel is slow along a
+    short last dimension: 4.7 against 1.2 ms on 21552 x 10 logits, digits_mult's L~_16)."""
+    return torch.logsumexp(out, dim=1) - out.gather(1, y[:, None]).squeeze(1)
 
 
 def per_example_loss(task: str) -> LossFn:
