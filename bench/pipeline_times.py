@@ -1,12 +1,14 @@
 """Per-rule wall times of the last pipeline run, from Snakemake's benchmark files.
 
     .venv/bin/python bench/pipeline_times.py [--benchmarks DIR] [--before DIR] [--total-seconds S]
-        [--note TEXT] [--out FILE.md]
+        [--log FILE] [--before-log FILE] [--note TEXT] [--out FILE.md]
 
 Sums the `s` column of benchmarks/{rule}/**.tsv per rule (job seconds: jobs run side by side,
 one thread each, so the sum exceeds the wall time) and the `cpu_time` column; pass the run's wall
 time to record it beside. With --before, the benchmarks of an earlier run (e.g. of the code
-before a change) give its columns per rule and the ratios.
+before a change) give its columns per rule and the ratios, and the training jobs are compared
+one by one. With --log (the run's .snakemake/log/*.log), the seconds during which fewer jobs ran
+than there are cores: time lost to the order in which the scheduler started jobs.
 
 Snakemake samples a job's CPU time every second for 30 s, then every 30 s, and keeps the last
 sample: a long job's CPU time is undercounted by up to 30 s, a short job's is not. Compare runs
@@ -16,8 +18,10 @@ of different job lengths by job seconds on a quiet machine, not by CPU time.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +47,39 @@ def rule_times(root: Path) -> pd.DataFrame:
     )
 
 
+def job_times(root: Path, rule: str) -> pd.Series:
+    """Job seconds of each job of ``rule``, indexed by its wildcards' path."""
+    return pd.Series(
+        {
+            tsv.relative_to(root / rule).with_suffix("").as_posix(): pd.read_csv(tsv, sep="\t")[
+                "s"
+            ].iloc[0]
+            for tsv in sorted((root / rule).glob("**/*.tsv"))
+        },
+        dtype=float,
+    )
+
+
+def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
+    """(wall seconds, seconds with fewer than ``cores`` jobs running) from a Snakemake log
+    (one-second timestamps)."""
+    stamp, starts, spans = None, {}, []
+    for line in log.read_text().splitlines():
+        if m := re.match(r"\[(\w+ \w+ +\d+ [\d:]+ \d+)\]", line):
+            stamp = datetime.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+        elif m := re.match(r"\s*jobid: (\d+)", line):
+            starts[m.group(1)] = stamp
+        elif (m := re.match(r"Finished jobid: (\d+)", line)) and m.group(1) in starts:
+            spans.append((starts[m.group(1)], stamp))
+    t0 = min(s for s, _ in spans)
+    wall = int(max((e - t0).total_seconds() for _, e in spans))
+    running = [0] * wall
+    for s, e in spans:
+        for t in range(int((s - t0).total_seconds()), int((e - t0).total_seconds())):
+            running[t] += 1
+    return wall, sum(1 for n in running if n < cores)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks"))
@@ -50,6 +87,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/pipeline_default.md"))
     parser.add_argument("--note", default="", help="how the machine was loaded, in words")
     parser.add_argument("--before", type=Path, default=None, help="an earlier run's benchmarks")
+    parser.add_argument("--log", type=Path, default=None, help="the run's Snakemake log")
+    parser.add_argument("--before-log", type=Path, default=None, help="the earlier run's log")
     args = parser.parse_args()
     table = rule_times(args.benchmarks)
     if args.before is not None:
@@ -91,6 +130,30 @@ def main() -> None:
         "Snakemake's samples, which undercount a job longer than 30 s by up to 30 s (see "
         "bench/pipeline_times.py); job seconds are exact.",
     ]
+    cores = os.cpu_count()
+    for name, log in (("this run", args.log), ("the run before", args.before_log)):
+        if log is not None:
+            wall, short = idle_core_seconds(log, cores)
+            lines += [
+                "",
+                f"Scheduling, {name} (from its log): {wall} s from the first job's start to the "
+                f"last job's end, {short} s of them with fewer than {cores} jobs running.",
+            ]
+    if args.before is not None:
+        now, before = job_times(args.benchmarks, "train"), job_times(args.before, "train")
+        jobs = pd.DataFrame({"now": now, "before": before}).dropna()
+        jobs = jobs.sort_values("before", ascending=False)
+        lines += [
+            "",
+            "Training jobs, one by one (job seconds):",
+            "",
+            "| job | s | s before | before / now |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {job} | {r.now:.1f} | {r.before:.1f} | {r.before / r.now:.2f} |"
+            for job, r in jobs.iterrows()
+        ]
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
