@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,10 @@ def test_dry_runs_of_shipped_configs(tmp_path, root):
         run = snakemake("-n", *args, workdir=tmp_path)
         assert run.returncode == 0, f"{name}: {run.stderr}"
         assert "prepare_dataset" in run.stdout
+        # Costliest first: an L~_M training job's priority is M (common.smk train_priority).
+        pairs = re.findall(r"run=m(\d+)\n\s+priority: (\d+)", run.stdout)
+        assert pairs and all(m == p for m, p in pairs), f"{name}: {pairs}"
+        assert {int(m) for m, _ in pairs} >= {1, 16}
 
 
 def test_invalid_config_fails_before_any_job(tmp_path, test_config):

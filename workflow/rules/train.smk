@@ -17,6 +17,7 @@ rule train:
         "logs/train/{experiment}/{run}.log",
     benchmark:
         "benchmarks/train/{experiment}/{run}.tsv"
+    priority: train_priority
     conda:
         "../envs/torch.yaml"
     threads: 1
