@@ -193,6 +193,9 @@ def test_dry_runs_of_shipped_configs(tmp_path, root):
         pairs = re.findall(r"run=m(\d+)\n\s+priority: (\d+)", run.stdout)
         assert pairs and all(m == p for m, p in pairs), f"{name}: {pairs}"
         assert {int(m) for m, _ in pairs} >= {1, 16}
+        # ... and the data jobs outrank them all (priorities do not pass on to dependencies).
+        data = re.findall(r"wildcards: dataset=\w+\n\s+priority: (\d+)", run.stdout)
+        assert data and all(int(p) > max(int(m) for m, _ in pairs) for p in data), data
 
 
 def test_invalid_config_fails_before_any_job(tmp_path, test_config):

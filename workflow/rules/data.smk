@@ -12,6 +12,7 @@ rule download_raw:
         "logs/download_raw/{source}/{file}.log",
     wildcard_constraints:
         file=r"(?!manifest\.json$)[^/]+",
+    priority: DATA_PRIORITY
     conda:
         "../envs/torch.yaml"
     script:
@@ -26,6 +27,7 @@ rule download_dataset:
         manifest="resources/datasets/{source}/manifest.json",
     log:
         "logs/download_dataset/{source}.log",
+    priority: DATA_PRIORITY
     conda:
         "../envs/torch.yaml"
     script:
@@ -41,6 +43,7 @@ rule prepare_dataset:
         "logs/prepare_dataset/{dataset}.log",
     benchmark:
         "benchmarks/prepare_dataset/{dataset}.tsv"
+    priority: DATA_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:
