@@ -61,23 +61,26 @@ def job_times(root: Path, rule: str) -> pd.Series:
 
 
 def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
-    """(wall seconds, seconds with fewer than ``cores`` jobs running) from a Snakemake log
-    (one-second timestamps)."""
-    stamp, starts, spans = None, {}, []
+    """(wall seconds, seconds with fewer than ``cores`` threads' worth of jobs running) from a
+    Snakemake log (one-second timestamps; a job counts its ``threads``)."""
+    stamp, job, starts, threads, spans = None, None, {}, {}, []
     for line in log.read_text().splitlines():
         if m := re.match(r"\[(\w+ \w+ +\d+ [\d:]+ \d+)\]", line):
             stamp = datetime.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
         elif m := re.match(r"\s*jobid: (\d+)", line):
-            starts[m.group(1)] = stamp
+            job = m.group(1)
+            starts[job] = stamp
+        elif (m := re.match(r"\s*threads: (\d+)", line)) and job is not None:
+            threads[job] = int(m.group(1))
         elif (m := re.match(r"Finished jobid: (\d+)", line)) and m.group(1) in starts:
-            spans.append((starts[m.group(1)], stamp))
-    t0 = min(s for s, _ in spans)
-    wall = int(max((e - t0).total_seconds() for _, e in spans))
-    running = [0] * wall
-    for s, e in spans:
+            spans.append((starts[m.group(1)], stamp, threads.get(m.group(1), 1)))
+    t0 = min(s for s, _, _ in spans)
+    wall = int(max((e - t0).total_seconds() for _, e, _ in spans))
+    busy = [0] * wall
+    for s, e, n in spans:
         for t in range(int((s - t0).total_seconds()), int((e - t0).total_seconds())):
-            running[t] += 1
-    return wall, sum(1 for n in running if n < cores)
+            busy[t] += n
+    return wall, sum(1 for n in busy if n < cores)
 
 
 def main() -> None:
@@ -137,7 +140,8 @@ def main() -> None:
             lines += [
                 "",
                 f"Scheduling, {name} (from its log): {wall} s from the first job's start to the "
-                f"last job's end, {short} s of them with fewer than {cores} jobs running.",
+                f"last job's end, {short} s of them with jobs of fewer than {cores} threads in all "
+                "running.",
             ]
     if args.before is not None:
         now, before = job_times(args.benchmarks, "train"), job_times(args.before, "train")

@@ -133,7 +133,7 @@ def run_spec(wildcards):
 def train_priority(wildcards):
     """Start the costliest training jobs first, so that the pipeline does not end on one long
     job while the other cores wait: Snakemake starts jobs of equal priority in no useful order
-    (one default run started its second-longest job last; a core waited 155 of 626 s). An
+    (one default run started its second-longest job last; a core waited 80 of 626 s). An
     L~_M run tiles its batch M times, so M orders an experiment's runs by cost; other runs
     count as M = 1, and the jobs of other rules (priority 0) fill the gaps."""
     return RunSpec.parse(wildcards.run).m
@@ -141,7 +141,7 @@ def train_priority(wildcards):
 
 # The data jobs outrank every training job: Snakemake does not hand a job's priority on to the
 # jobs it waits for, so a dataset prepared after the first wave of training would hold back all
-# of its experiments' runs (in one default run the digits started last, 85 s ran on one core).
+# of its experiments' runs (in one default run the digits started last).
 DATA_PRIORITY = 1 + max(
     (run.m for exp in config["experiments"].values() for run in planned_runs(exp)),
     default=0,
