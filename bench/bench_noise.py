@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from gnitails.losses import per_example_loss
 from gnitails.models import build_model
 from gnitails.noise import gradients as G
 from gnitails.stable import fit
+from machine import describe
 
 OUT = Path(__file__).parent / "results"
 CASES = {  # name: (width, depth, input/output dim) -- the authors' two notebook nets
@@ -133,14 +132,7 @@ def main():
     torch.set_num_threads(1 if device.type == "cpu" else torch.get_num_threads())
     reps = 2 if args.quick else 5
     results = [run_case(n, *c, k=10, m=100, reps=reps, device=device) for n, c in CASES.items()]
-    machine = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "load_avg": os.getloadavg(),
-    }
+    machine = {**describe(), "device": str(device), "threads": torch.get_num_threads()}
     OUT.mkdir(exist_ok=True)
     (OUT / "noise.json").write_text(json.dumps({"machine": machine, "results": results}, indent=1))
     lines = [

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -33,6 +31,7 @@ from gnitails.gni import NoiseSampler, NoiseSpec, noisy_forward, noisy_loss
 from gnitails.losses import per_example_loss
 from gnitails.models import build_convnet, build_mlp
 from gnitails.regulariser import regulariser
+from machine import describe
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -169,28 +168,6 @@ def wide_output_cases(device: str) -> Cases:
     return r_cases(device, "mlp 4x512 100 outputs", net, x, y, "regression", spec)
 
 
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average_at_start": load,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def summarise(t: dict[str, float], ms: tuple[int, ...]) -> dict[str, float]:
     base = t["M=1 tiled"]
     ratios = {"M=1 tiled / clean step": base / t["clean step"]}
@@ -216,8 +193,8 @@ def markdown(result: dict) -> str:
         "",
         f"Machine: {mach['cpu']}, {mach['cores']} cores, torch {mach['torch']}, "
         f"device {result['device']}, {result['threads']} thread(s); load average at start "
-        f"{mach['load_average_at_start']}. Mode: {result['mode']}, retain freed memory: "
-        f"{result['retain_memory']}. Other jobs shared the "
+        f"{tuple(round(v, 2) for v in mach['loadavg_start'])}. Mode: {result['mode']}, "
+        f"retain freed memory: {result['retain_memory']}. Other jobs shared the "
         "machine, so timings are noisy (interleaved rounds, median kept).",
         "",
         "| case | ms / step | steps / s |",
@@ -266,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         r = max(1, rounds // 2) if label == "100 outputs" else rounds
         timings.update(time_cases(cases, r, 1 if label == "100 outputs" else reps, args.device))
     result = {
-        "machine": machine(),
+        "machine": describe(),
         "device": args.device,
         "threads": args.threads,
         "mode": "quick" if args.quick else "full",
