@@ -20,7 +20,7 @@ arms, ``replacement_checks.parquet``.
 Randomness comes from generators derived from the seed (init, data order, noise, R probes,
 replacement noise), so a seed gives every rule the same initial weights and minibatch order,
 whichever other seeds share the process. Every ``checkpoint_every`` steps, and at the end, a
-seed's whole state (weights, optimiser, generator states, data order, metric rows, snapshots,
+seed's whole state (weights, generator states, data order, metric rows, snapshots,
 step) goes atomically to ``state_dir/seed{s}/state.pt``; a run started again with the same
 settings continues from there and, on CPU, ends bit-identical to an uninterrupted run. A
 finished seed's state stays, so adding a seed to the config trains only the new one. The
