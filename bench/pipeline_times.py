@@ -7,8 +7,9 @@ Sums the `s` column of benchmarks/{rule}/**.tsv per rule (job seconds: jobs run 
 one thread each, so the sum exceeds the wall time) and the `cpu_time` column; pass the run's wall
 time to record it beside. With --before, the benchmarks of an earlier run (e.g. of the code
 before a change) give its columns per rule and the ratios, and the training jobs are compared
-one by one. With --log (the run's .snakemake/log/*.log), the seconds during which fewer jobs ran
-than there are cores: time lost to the order in which the scheduler started jobs.
+one by one. With --log (the run's .snakemake/log/*.log), the seconds during which the running
+jobs' threads added up to fewer than the cores: time lost to the order in which the scheduler
+started jobs.
 
 Snakemake samples a job's CPU time every second for 30 s, then every 30 s, and keeps the last
 sample: a long job's CPU time is undercounted by up to 30 s, a short job's is not. Compare runs
@@ -27,15 +28,26 @@ from pathlib import Path
 import pandas as pd
 
 
-def rule_times(root: Path) -> pd.DataFrame:
+def job_table(root: Path) -> pd.DataFrame:
+    """One row per benchmark file: its rule, its job (the wildcards' path), job and CPU s."""
     rows = []
     for tsv in sorted(root.glob("*/**/*.tsv")):
-        rule = tsv.relative_to(root).parts[0]
+        rule, *job = tsv.relative_to(root).with_suffix("").parts
         bench = pd.read_csv(tsv, sep="\t")
-        rows.append({"rule": rule, "seconds": bench["s"].iloc[0], "cpu": bench["cpu_time"].iloc[0]})
-    df = pd.DataFrame(rows)
+        rows.append(
+            {
+                "rule": rule,
+                "job": "/".join(job),
+                "seconds": bench["s"].iloc[0],
+                "cpu": bench["cpu_time"].iloc[0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def rule_times(jobs: pd.DataFrame) -> pd.DataFrame:
     return (
-        df.groupby("rule")
+        jobs.groupby("rule")
         .agg(
             jobs=("seconds", "count"),
             total=("seconds", "sum"),
@@ -47,17 +59,9 @@ def rule_times(root: Path) -> pd.DataFrame:
     )
 
 
-def job_times(root: Path, rule: str) -> pd.Series:
+def job_times(jobs: pd.DataFrame, rule: str) -> pd.Series:
     """Job seconds of each job of ``rule``, indexed by its wildcards' path."""
-    return pd.Series(
-        {
-            tsv.relative_to(root / rule).with_suffix("").as_posix(): pd.read_csv(tsv, sep="\t")[
-                "s"
-            ].iloc[0]
-            for tsv in sorted((root / rule).glob("**/*.tsv"))
-        },
-        dtype=float,
-    )
+    return jobs[jobs["rule"] == rule].set_index("job")["seconds"]
 
 
 def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
@@ -93,9 +97,11 @@ def main() -> None:
     parser.add_argument("--log", type=Path, default=None, help="the run's Snakemake log")
     parser.add_argument("--before-log", type=Path, default=None, help="the earlier run's log")
     args = parser.parse_args()
-    table = rule_times(args.benchmarks)
-    if args.before is not None:
-        before = rule_times(args.before).set_index("rule")
+    jobs_now = job_table(args.benchmarks)
+    jobs_before = job_table(args.before) if args.before is not None else None
+    table = rule_times(jobs_now)
+    if jobs_before is not None:
+        before = rule_times(jobs_before).set_index("rule")
         table["jobs_before"] = table["rule"].map(before["jobs"])
         table["total_before"] = table["rule"].map(before["total"])
         table["cpu_before"] = table["rule"].map(before["cpu"])
@@ -143,8 +149,8 @@ def main() -> None:
                 f"last job's end, {short} s of them with jobs of fewer than {cores} threads in all "
                 "running.",
             ]
-    if args.before is not None:
-        now, before = job_times(args.benchmarks, "train"), job_times(args.before, "train")
+    if jobs_before is not None:
+        now, before = job_times(jobs_now, "train"), job_times(jobs_before, "train")
         jobs = pd.DataFrame({"now": now, "before": before}).dropna()
         jobs = jobs.sort_values("before", ascending=False)
         lines += [

@@ -20,6 +20,7 @@ from bench_training import Cases, time_cases
 from gnitails.gni import NoiseSampler, NoiseSpec, injector, tile
 from gnitails.losses import per_example_loss
 from gnitails.models import ModelSpec, build_model
+from gnitails.training import _sgd_step
 from machine import describe, write_results
 
 LOSS = per_example_loss("regression")
@@ -36,14 +37,15 @@ def default_sinusoid_net():
 
 def step_cases(m: int) -> Cases:
     net, noise, x, y = default_sinusoid_net()
-    opt = torch.optim.SGD(net.parameters(), lr=1e-4)
+    params = list(net.parameters())
     sampler = NoiseSampler(noise, net.activation_shapes, torch.Generator().manual_seed(1))
     xm, ym = tile(x, m), tile(y, m)
 
-    def step(tap=None):
-        opt.zero_grad(set_to_none=True)
+    def step(tap=None):  # as gnitails.training._train steps
+        for p in params:
+            p.grad = None
         LOSS(net(xm, tap=tap), ym).mean().backward()
-        opt.step()
+        _sgd_step(params, lr=1e-4)
 
     cases = Cases()
     cases.add("step", lambda: step(injector(noise, sampler.draw(m * len(x)))))
