@@ -64,13 +64,21 @@ class SameConv2d(nn.Conv2d):
     DENSE_MAX_WASTE = 4
     DENSE_MAX_ENTRIES = 1 << 20
 
+    def _out_hw(self, in_hw: Sequence[int]) -> tuple[int, ...]:
+        """TF's SAME output size: ceil(input / stride) per spatial dimension."""
+        return tuple(math.ceil(size / s) for size, s in zip(in_hw, self.stride, strict=True))
+
     def _pads(self, in_hw: Sequence[int]) -> list[int]:
         """F.pad's (left, right, top, bottom) for TF's SAME output size."""
         pads = []
-        for size, k, s in zip(
-            reversed(in_hw), reversed(self.kernel_size), reversed(self.stride), strict=True
+        for size, out, k, s in zip(
+            reversed(in_hw),
+            reversed(self._out_hw(in_hw)),
+            reversed(self.kernel_size),
+            reversed(self.stride),
+            strict=True,
         ):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            total = max((out - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         return pads
 
@@ -86,7 +94,7 @@ class SameConv2d(nn.Conv2d):
     def _build_dense_index(self, in_shape, device) -> Tensor | None:
         c_in, h, w = in_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        ho, wo = math.ceil(h / sh), math.ceil(w / sw)
+        ho, wo = self._out_hw((h, w))
         n_in, n_out = c_in * h * w, self.out_channels * ho * wo
         if (
             n_in * n_out > self.DENSE_MAX_ENTRIES
@@ -113,8 +121,7 @@ class SameConv2d(nn.Conv2d):
         if index is None:
             return super().forward(F.pad(x, self._pads(x.shape[-2:])))
         dense = F.pad(self.weight.reshape(-1), (0, 1))[index]  # the last entry: a padding 0
-        (_, h, w), (sh, sw) = x.shape[1:], self.stride
-        ho, wo = math.ceil(h / sh), math.ceil(w / sw)
+        ho, wo = self._out_hw(x.shape[-2:])
         bias = None if self.bias is None else self.bias.repeat_interleave(ho * wo)
         return F.linear(x.flatten(1), dense, bias).view(len(x), self.out_channels, ho, wo)
 
