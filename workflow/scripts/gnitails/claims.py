@@ -175,17 +175,19 @@ def claims_replacement(
     finals = final_values(metrics[metrics["experiment"] == experiment], "train_loss")
     wide = by_seed(finals, "train_loss")
     worse, better = m_effect_runs
+    missing = ", ".join(r for r in (control, worse, better) if r not in wide)
+    if not missing:  # the M = 1 effect, the same for every arm
+        m_effect = signed_rank_ci(wide[worse], wide[better])
+        half = paired_differences(wide[worse], wide[better]) / 2
+        m1_diverged = int((~np.isfinite(wide[worse])).sum())
     claims = []
     for arm, (degrades, text) in REPLACEMENT_CLAIMS.items():
         if arm not in wide:
             continue
-        if control not in wide or worse not in wide or better not in wide:
-            needs = ", ".join(r for r in (control, worse, better) if r not in wide)
-            claims.append(Claim(text, experiment, f"needs the runs {needs}"))
+        if missing:
+            claims.append(Claim(text, experiment, f"needs the runs {missing}"))
             continue
         raw = signed_rank_ci(wide[arm], wide[control])
-        m_effect = signed_rank_ci(wide[worse], wide[better])
-        half = paired_differences(wide[worse], wide[better]) / 2
         effect = signed_rank_ci(paired_differences(wide[arm], wide[control]), half)
         evidence = (
             f"final clean training loss, ({arm} − {control}) − ({worse} − {better})/2 per seed: "
@@ -197,7 +199,6 @@ def claims_replacement(
             f"{arm} {_divergence(wide[arm])}, {control} {_divergence(wide[control])}"
         )
         diverged = int((~np.isfinite(wide[arm])).sum())
-        m1_diverged = int((~np.isfinite(wide[worse])).sum())
         closer_to_m1 = effect.low > 0
         closer_to_none = effect.high < 0
         if degrades and diverged * 2 > effect.n and m1_diverged * 2 <= effect.n:
