@@ -64,9 +64,8 @@ def job_times(jobs: pd.DataFrame, rule: str) -> pd.Series:
     return jobs[jobs["rule"] == rule].set_index("job")["seconds"]
 
 
-def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
-    """(wall seconds, seconds with fewer than ``cores`` threads' worth of jobs running) from a
-    Snakemake log (one-second timestamps; a job counts its ``threads``)."""
+def log_spans(log: Path) -> list[tuple[datetime.datetime, datetime.datetime, int]]:
+    """(start, end, threads) of every finished job in a Snakemake log (one-second stamps)."""
     stamp, job, starts, threads, spans = None, None, {}, {}, []
     for line in log.read_text().splitlines():
         if m := re.match(r"\[(\w+ \w+ +\d+ [\d:]+ \d+)\]", line):
@@ -78,6 +77,18 @@ def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
             threads[job] = int(m.group(1))
         elif (m := re.match(r"Finished jobid: (\d+)", line)) and m.group(1) in starts:
             spans.append((starts[m.group(1)], stamp, threads.get(m.group(1), 1)))
+    return spans
+
+
+def core_seconds(log: Path) -> float:
+    """Seconds x threads held by the jobs of a Snakemake log, figure and table jobs included."""
+    return sum((e - s).total_seconds() * n for s, e, n in log_spans(log))
+
+
+def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
+    """(wall seconds, seconds with fewer than ``cores`` threads' worth of jobs running) from a
+    Snakemake log (a job counts its ``threads``)."""
+    spans = log_spans(log)
     t0 = min(s for s, _, _ in spans)
     wall = int(max((e - t0).total_seconds() for _, e, _ in spans))
     busy = [0] * wall

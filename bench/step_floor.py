@@ -1,102 +1,180 @@
-"""Where an L~_M training step of the default sinusoid net spends its time: the whole step as
-the training loop runs it, drawing the noise alone, and a clean step on the same M x B rows
-(forward, backward, update without noise). Draw + clean step is the arithmetic an L~_M step
-cannot avoid; the rest is injection and overhead that a faster loop could remove.
+"""The arithmetic floor of the config's L~_M training jobs: for every experiment x M of a config,
+a step as the training loop takes it, drawing its noise alone, and a clean step on the same
+M x B rows (forward, backward, update without noise). Draw + clean step is the arithmetic an
+L~_M step cannot avoid; the rest is injection and overhead that a faster loop could remove.
 
-    .venv/bin/python bench/step_floor.py [--m 1 16] [--steps 15000]
+    .venv/bin/python bench/step_floor.py [--config config/config.yaml] [--benchmarks DIR --log FILE]
 
-``--steps``: the steps of one training job (seeds x steps a seed; the default config's
-1500 x 10), to turn per-step times into job seconds. Writes bench/results/step_floor.{json,md}.
+A job's floor is (draw + clean) x steps x seeds, one thread. ``--benchmarks`` and ``--log``: a
+pipeline run's benchmarks/ folder and Snakemake log, to set the floors beside the measured job
+seconds and bound the wall time the run could reach with every L~_M job at its floor. Writes
+bench/results/step_floor.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+from pathlib import Path
 
 import torch
 
 from bench_training import Cases, time_cases
-from gnitails.gni import NoiseSampler, NoiseSpec, injector, tile
+from gnitails.config import load_config
+from gnitails.data.prepare import prepare_dataset
+from gnitails.gni import NoiseSampler, NoiseSpec, tile
 from gnitails.losses import per_example_loss
 from gnitails.models import ModelSpec, build_model
-from gnitails.training import _sgd_step
+from gnitails.runs import planned_runs
+from gnitails.training import TrainingSpec, _as_tensors, _sgd_step
+from gnitails.variants import NoisyLoss
 from machine import describe, write_results
+from pipeline_times import core_seconds
 
-LOSS = per_example_loss("regression")
-
-
-def default_sinusoid_net():
-    """config/config.yaml's sin_add net and data shape: 4 x 64 ReLU, 200 points, additive 0.1."""
-    spec = ModelSpec.from_config({"arch": "mlp", "width": 64, "depth": 4})
-    net = build_model(spec, (1,), 1, generator=torch.Generator().manual_seed(0))
-    noise = NoiseSpec.from_config({"mode": "additive", "sigma": 0.1}, net.n_layers)
-    x = torch.linspace(-3, 3, 200)[:, None]
-    return net, noise, x, torch.sin(x)
+ROOT = Path(__file__).resolve().parent.parent
+ROUND_S = 0.1  # seconds of calls per case and round, whatever the step costs
 
 
-def step_cases(m: int) -> Cases:
-    net, noise, x, y = default_sinusoid_net()
+def lm_jobs(config: dict) -> list[dict]:
+    """Every L~_M training job of ``config``: experiment, M, steps and seeds."""
+    jobs = []
+    for name, exp in config["experiments"].items():
+        for run in planned_runs(exp):
+            if run.rule == "gni_m":
+                jobs.append({"experiment": name, "run": run.name, "m": run.m})
+    return jobs
+
+
+def step_cases(exp: dict, data, m: int) -> tuple[Cases, int]:
+    """The three cases of one job's step, on its net, noise and full training batch, and its
+    steps per seed. Only full-batch experiments (the L~_M ones) are supported."""
+    spec = TrainingSpec.from_config(exp["training"])
+    if spec.batch_size is not None:
+        raise ValueError("step_floor times full-batch L~_M runs; this one has minibatches")
+    t = _as_tensors(data, torch.device("cpu"))
+    x, y = t["x_train"], t["y_train"]
+    task = data.task
+    out_dim = data.meta["n_classes"] if task == "classification" else data.y_train.shape[1]
+    net = build_model(
+        ModelSpec.from_config(exp["model"]), tuple(x.shape[1:]), out_dim,
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    noise = NoiseSpec.from_config(exp["noise"], net.n_layers)
+    loss = per_example_loss(task)
+    sampler = NoiseSampler(
+        noise, net.activation_shapes, torch.Generator().manual_seed(1), reuse_buffer=True
+    )
+    variant = NoisyLoss(net, loss, noise, m, sampler)  # what the training loop steps with
     params = list(net.parameters())
-    sampler = NoiseSampler(noise, net.activation_shapes, torch.Generator().manual_seed(1))
     xm, ym = tile(x, m), tile(y, m)
 
-    def step(tap=None):  # as gnitails.training._train steps
+    def update(objective) -> None:  # as gnitails.training._train steps
         for p in params:
             p.grad = None
-        LOSS(net(xm, tap=tap), ym).mean().backward()
-        _sgd_step(params, lr=1e-4)
+        objective().backward()
+        _sgd_step(params, lr=1e-6)
 
     cases = Cases()
-    cases.add("step", lambda: step(injector(noise, sampler.draw(m * len(x)))))
+    cases.add("step", lambda: update(lambda: variant.objective(x, y)[0]))
     cases.add("draw noise", lambda: sampler.draw(m * len(x)))
-    cases.add("clean step, same rows", step)
-    return cases
+    cases.add("clean step, same rows", lambda: update(lambda: loss(net(xm), ym).mean()))
+    return cases, spec.total_steps(len(x))
+
+
+def measured_job_s(benchmarks: Path | None, experiment: str, run: str) -> float | None:
+    """The job's seconds in a Snakemake benchmark file (first column, ``s``), if given."""
+    if benchmarks is None:
+        return None
+    path = benchmarks / "train" / experiment / f"{run}.tsv"
+    if not path.exists():
+        return None
+    with path.open() as f:
+        return float(next(csv.DictReader(f, delimiter="\t"))["s"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--m", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--steps", type=int, default=15000)
+    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    parser.add_argument("--benchmarks", type=Path, help="a pipeline run's benchmarks/ folder")
+    parser.add_argument("--log", type=Path, help="the same run's Snakemake log")
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    res = {"machine": describe(), "job_steps": args.steps, "cases": []}
-    for m in args.m:
-        t = time_cases(step_cases(m), rounds=7, reps=100, device="cpu")
-        res["cases"].append({"m": m, **{k: v * 1e3 for k, v in t.items()}})
+    config = load_config(args.config)
+    shown = os.path.relpath(args.config, ROOT)  # as the README names it
+    res = {"machine": describe(), "config": shown, "rounds": args.rounds, "jobs": []}
+    datasets = {}
+    for job in lm_jobs(config):
+        exp = config["experiments"][job["experiment"]]
+        ds = exp["dataset"]
+        if ds not in datasets:
+            datasets[ds] = prepare_dataset(ds, config["datasets"][ds])
+        cases, steps = step_cases(exp, datasets[ds], job["m"])
+        probe = time_cases(cases, rounds=1, reps=3, device="cpu")  # sizes the rounds
+        reps = max(3, round(ROUND_S / max(probe.values())))
+        t = time_cases(cases, rounds=args.rounds, reps=reps, device="cpu")
+        job_steps = steps * len(exp["seeds"])
+        floor_ms = 1e3 * (t["draw noise"] + t["clean step, same rows"])
+        res["jobs"].append(
+            {
+                **job,
+                "job_steps": job_steps,
+                **{f"{k} ms": 1e3 * v for k, v in t.items()},
+                "floor_job_s": floor_ms * job_steps / 1e3,
+                "step_job_s": 1e3 * t["step"] * job_steps / 1e3,
+                "measured_job_s": measured_job_s(args.benchmarks, job["experiment"], job["run"]),
+            }
+        )
+        print(res["jobs"][-1], flush=True)
+    if args.log is not None:
+        res["pipeline_core_s"] = core_seconds(args.log)
     res["machine"]["loadavg_end"] = os.getloadavg()
     write_results("step_floor", res, markdown)
 
 
 def markdown(res: dict) -> str:
     m = res["machine"]
-    steps = res["job_steps"]
+    jobs = res["jobs"]
     lines = [
-        "# An L~_M step of the default sinusoid net (bench/step_floor.py)",
+        f"# The L~_M training jobs' arithmetic floor ({res['config']}, bench/step_floor.py)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, one thread; load average "
-        f"{m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end. Median ms of "
-        f"7 interleaved rounds of 100 calls; job s = ms x {steps} steps (a training job).",
+        f"{m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end. Per step: "
+        f"median ms over {res['rounds']} interleaved rounds of about {ROUND_S} s of calls each, "
+        "on the job's net, noise and whole training set. Job s = ms x steps x seeds.",
         "",
-        "| M | step ms | draw noise ms | clean step, same rows ms | draw + clean ms | "
-        "(draw + clean) / step | step, job s | draw + clean, job s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Measured job s: the pipeline run given by --benchmarks.",
+        "",
+        "| job | M | step ms | draw noise ms | clean step, same rows ms | (draw + clean) / step "
+        "| step, job s | floor (draw + clean), job s | measured job s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for c in res["cases"]:
-        floor = c["draw noise"] + c["clean step, same rows"]  # the step without injection
+    for j in jobs:
+        floor = j["draw noise ms"] + j["clean step, same rows ms"]
+        measured = "-" if j["measured_job_s"] is None else f"{j['measured_job_s']:.1f}"
         lines.append(
-            f"| {c['m']} | {c['step']:.3f} | {c['draw noise']:.3f} | "
-            f"{c['clean step, same rows']:.3f} | {floor:.3f} | {floor / c['step']:.2f} | "
-            f"{c['step'] * steps / 1e3:.1f} | {floor * steps / 1e3:.1f} |"
+            f"| {j['experiment']}/{j['run']} | {j['m']} | {j['step ms']:.3f} | "
+            f"{j['draw noise ms']:.3f} | {j['clean step, same rows ms']:.3f} | "
+            f"{floor / j['step ms']:.2f} | {j['step_job_s']:.1f} | {j['floor_job_s']:.1f} | "
+            f"{measured} |"
         )
-    lines += [
-        "",
-        "At M = 16 drawing the noise and the dense arithmetic of the clean step, which an L~_M "
-        "step cannot avoid, are most of the step, so no change of the loop can make those runs "
-        "several times cheaper. At M = 1 the tensors are tiny and the clean step itself is "
-        "mostly the loop's per-step overhead (what lockstep training of a run's seeds would "
-        "share).",
-    ]
+    floor_total = sum(j["floor_job_s"] for j in jobs)
+    lines += ["", f"The L~_M jobs' floors add up to {floor_total:.0f} job-seconds."]
+    if "pipeline_core_s" in res and all(j["measured_job_s"] is not None for j in jobs):
+        measured = sum(j["measured_job_s"] for j in jobs)
+        core_s = res["pipeline_core_s"]
+        rest = core_s - measured
+        cores = m["cores"]
+        lines += [
+            "",
+            f"In the pipeline run given (--benchmarks, --log) they took {measured:.0f} "
+            f"job-seconds of the {core_s:.0f} core-seconds that all its jobs held (seconds x "
+            f"threads, from the log: the SDE jobs hold two cores). With every L~_M job at its "
+            f"floor and every other job unchanged, the run would need "
+            f"{rest + floor_total:.0f} core-seconds: at least {(rest + floor_total) / cores:.0f} "
+            f"s of wall time on {cores} cores, however the jobs are scheduled.",
+        ]
     return "\n".join(lines) + "\n"
 
 
