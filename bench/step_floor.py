@@ -170,7 +170,7 @@ def markdown(res: dict) -> str:
             "",
             f"In the pipeline run given (--benchmarks, --log) they took {measured:.0f} "
             f"job-seconds of the {core_s:.0f} core-seconds that all its jobs held (seconds x "
-            f"threads, from the log: the SDE jobs hold two cores). With every L~_M job at its "
+            f"threads, from the log). With every L~_M job at its "
             f"floor and every other job unchanged, the run would need "
             f"{rest + floor_total:.0f} core-seconds: at least {(rest + floor_total) / cores:.0f} "
             f"s of wall time on {cores} cores, however the jobs are scheduled.",

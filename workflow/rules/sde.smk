@@ -11,7 +11,10 @@ rule simulate_sde:
         "benchmarks/simulate_sde/{study}.tsv"
     conda:
         "../envs/stats.yaml"
-    threads: 2
+    # One thread: a second one makes a study only 1.2-1.3x faster (many small (alpha, beta)
+    # cells, single-threaded estimators), so with jobs waiting the cores do more work apart.
+    # The numbers do not depend on the thread count.
+    threads: 1
     params:
         spec=sde_study_spec,
     script:
