@@ -556,6 +556,163 @@ def _load_state(path: Path, fingerprint: str, log: Callable[[str], None], label:
     return state
 
 
+class _SeedRun:
+    """One seed of a run: its net, generators, batch order, variant, running sums, metric rows
+    and snapshots. :meth:`state` and :meth:`load` checkpoint and resume all of it together;
+    :meth:`sgd_step` is one step of every rule (the variant says what it minimises and what it
+    does to the gradient)."""
+
+    def __init__(self, exp, data: Prepared, run: RunSpec, seed: int, spec: TrainingSpec,
+                 total: int, snapshot_steps: Iterable[int], dev: torch.device,
+                 log: Callable[[str], None], label: str):  # fmt: skip
+        self.spec, self.total = spec, total
+        n_train = len(data.x_train)
+        task = data.task
+        output_dim = data.meta["n_classes"] if task == "classification" else data.y_train.shape[1]
+        self.gens = _Generators.from_seed(seed, dev)
+        model_spec = ModelSpec.from_config(exp["model"])
+        self.net = build_model(
+            model_spec, tuple(data.x_train.shape[1:]), output_dim, generator=self.gens.init
+        ).to(dev)
+        noise = NoiseSpec.from_config(exp["noise"], self.net.n_layers)
+        self.params = list(self.net.parameters())
+        t = _as_tensors(data, dev)
+        self.x_train, self.y_train = t["x_train"], t["y_train"]
+        self.evaluate = _Evaluator(task, t)
+        self.order = _BatchOrder(n_train, spec.batch(n_train), self.gens.order, dev)
+        r_options = {
+            "estimator": spec.r_estimator,
+            "probes": spec.r_probes,
+            "generator": self.gens.probes,
+        }
+        sampler = NoiseSampler(
+            noise, self.net.activation_shapes, self.gens.noise, reuse_buffer=True
+        )
+        self.variant = variant_for(
+            run, self.net, per_example_loss(task), noise, task, spec, sampler=sampler,
+            r_options=r_options, replace_generator=self.gens.replace, log=log, label=label,
+        )  # fmt: skip
+        self.steps_per_epoch = spec.steps_per_epoch(n_train)
+        self.record_every_epoch = (
+            spec.eval_every_epochs * self.steps_per_epoch if spec.eval_every_epochs else None
+        )
+        self.snapshot_steps = set(snapshot_steps)
+        self.sums = _RunningSums(dev)
+        self.rows: list[dict] = []
+        self.snapshots: dict[int, dict[str, Tensor]] = {}
+        self.step, self.elapsed_before = 0, 0.0
+        self.t0 = time.perf_counter()
+        self.net.train()
+
+    def state(self) -> dict:
+        return {
+            "step": self.step,
+            "net": self.net.state_dict(),
+            "generators": self.gens.state(),
+            "order": self.order.state(),
+            "rows": self.rows,
+            "snapshots": self.snapshots,
+            "sums": self.sums.state(),
+            "variant": self.variant.state(),
+            "elapsed": self.elapsed(),
+        }
+
+    def load(self, state: Mapping) -> None:
+        self.net.load_state_dict(state["net"])
+        self.gens.load(state["generators"])
+        self.order.load(state["order"])
+        self.rows, self.snapshots = state["rows"], state["snapshots"]
+        self.sums.load(state["sums"])
+        self.variant.load(state["variant"])
+        self.step, self.elapsed_before = state["step"], state["elapsed"]
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds of training, summed over resumed sessions."""
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    def sgd_step(self) -> None:
+        idx = self.order.next()
+        xb, yb = (
+            (self.x_train, self.y_train) if idx is None else (self.x_train[idx], self.y_train[idx])
+        )
+        obj, r = self.variant.objective(xb, yb)
+        for p in self.params:
+            p.grad = None
+        obj.backward()
+        self.variant.after_backward(self.step, xb, yb)
+        _sgd_step(self.params, self.spec.lr)
+        self.sums.add(obj, r)
+        self.step += 1
+
+    def is_record_step(self, s: int) -> bool:
+        return bool(
+            (self.spec.eval_every and s % self.spec.eval_every == 0)
+            or s == self.total
+            or (self.record_every_epoch and s % self.record_every_epoch == 0)
+        )
+
+    def record(self) -> dict:
+        """Append (and return) the metrics row of the current weights."""
+        s = self.step
+        row = {"step": s, "epoch": s / self.steps_per_epoch, **self.evaluate(self.net)}
+        row.update(self.sums.take())
+        if not self.variant.records_regulariser:
+            row["regulariser"] = float("nan")
+        row["wall_time"] = self.elapsed()
+        self.rows.append(row)
+        return row
+
+    def keep(self, force_record: bool = False) -> dict | None:
+        """The snapshot and metrics row the current step asks for (a row in any case with
+        ``force_record``); the row, if one was taken."""
+        if self.step in self.snapshot_steps:
+            self.snapshots[self.step] = _cpu_state(self.net)
+        due = force_record or self.is_record_step(self.step)
+        return self.record() if due else None
+
+    def end_diverged(self) -> None:
+        """A diverged arm's outcome: NaN rows at the remaining record steps, the diverged weights
+        at the remaining snapshot steps; the run counts as finished."""
+        nan = float("nan")
+        for later in range(self.step + 1, self.total + 1):
+            if later in self.snapshot_steps:
+                self.snapshots[later] = _cpu_state(self.net)
+            if self.is_record_step(later):
+                empty = {c: nan for c in METRIC_COLUMNS}
+                self.rows.append({**empty, "step": later, "epoch": later / self.steps_per_epoch})
+        self.step = self.total
+
+    def result(self, resumed_from: int) -> RunResult:
+        checks = self.variant.checks
+        return RunResult(
+            pd.DataFrame(self.rows, columns=list(METRIC_COLUMNS)),
+            self.net,
+            self.step,
+            resumed_from,
+            dict(sorted(self.snapshots.items())),
+            None if checks is None else pd.DataFrame(checks, columns=list(CHECK_COLUMNS)),
+        )
+
+
+def _fingerprint(exp: dict, data: Prepared, run: RunSpec, seed: int, total: int,
+                 snapshot_steps: list[int], dev: torch.device) -> str:  # fmt: skip
+    """Everything that shapes a seed's result (not the experiment's other seeds): a saved state
+    is resumed only if it matches."""
+    settings = {
+        "experiment": {k: v for k, v in exp.items() if k != "seeds"},
+        "code": _source_fingerprint(),
+        "run": asdict(run),
+        "seed": seed,
+        "total": total,
+        "snapshots": snapshot_steps,
+        "data": _data_fingerprint(data),
+        "device": dev.type,
+        "format": STATE_FORMAT,
+    }
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
 def _train(
     exp: dict,
     data: Prepared,
@@ -573,162 +730,53 @@ def _train(
     where: str,
     label: str,
 ) -> RunResult:
-    task = data.task
-    n_train = len(data.x_train)
-    output_dim = data.meta["n_classes"] if task == "classification" else data.y_train.shape[1]
-    input_shape = tuple(data.x_train.shape[1:])
-    gens = _Generators.from_seed(seed, dev)
-    model_spec = ModelSpec.from_config(exp["model"])
-    net = build_model(model_spec, input_shape, output_dim, generator=gens.init).to(dev)
-    noise = NoiseSpec.from_config(exp["noise"], net.n_layers)
-    params = list(net.parameters())
-    t = _as_tensors(data, dev)
-    evaluate = _Evaluator(task, t)
-    loss_fn = per_example_loss(task)
-    order = _BatchOrder(n_train, spec.batch(n_train), gens.order, dev)
-    r_options = {"estimator": spec.r_estimator, "probes": spec.r_probes, "generator": gens.probes}
-    variant = variant_for(
-        run, net, loss_fn, noise, task, spec,
-        sampler=NoiseSampler(noise, net.activation_shapes, gens.noise, reuse_buffer=True),
-        r_options=r_options, replace_generator=gens.replace, log=log, label=label,
-    )  # fmt: skip
-    steps_per_epoch = spec.steps_per_epoch(n_train)
-    record_every_epoch = (
-        spec.eval_every_epochs * steps_per_epoch if spec.eval_every_epochs else None
-    )
-    # A saved state is resumed only if everything that shapes the result is unchanged (the
-    # other seeds of the experiment do not).
-    settings = {
-        "experiment": {k: v for k, v in exp.items() if k != "seeds"},
-        "code": _source_fingerprint(),
-        "run": asdict(run),
-        "seed": seed,
-        "total": total,
-        "snapshots": snapshot_steps,
-        "data": _data_fingerprint(data),
-        "device": dev.type,
-        "format": STATE_FORMAT,
-    }
-    fingerprint = json.dumps(settings, sort_keys=True, default=str)
-
-    rows: list[dict] = []
-    snapshots: dict[int, dict[str, Tensor]] = {}
-    sums = _RunningSums(dev)
-    step, elapsed_before = 0, 0.0
+    seed_run = _SeedRun(exp, data, run, seed, spec, total, snapshot_steps, dev, log, label)
+    fingerprint = _fingerprint(exp, data, run, seed, total, snapshot_steps, dev)
     state_path = state_dir / STATE_FILE if state_dir is not None else None
-    state = _load_state(state_path, fingerprint, log, label) if state_path is not None else None
-    if state is not None:
-        net.load_state_dict(state["net"])
-        gens.load(state["generators"])
-        order.load(state["order"])
-        rows, snapshots = state["rows"], state["snapshots"]
-        sums.load(state["sums"])
-        variant.load(state["variant"])
-        step, elapsed_before = state["step"], state["elapsed"]
-        done = "restoring the finished seed" if step == total else f"resuming from step {step}"
-        log(f"{label}: {done} ({state_path})")
-    resumed_from = step
-    snapshot_set = set(snapshot_steps)
-    t0 = time.perf_counter()
 
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - t0
-
-    def record(s: int) -> None:
-        row = {"step": s, "epoch": s / steps_per_epoch, **evaluate(net), **sums.take()}
-        if not variant.records_regulariser:
-            row["regulariser"] = float("nan")
-        rows.append({**row, "wall_time": elapsed()})
-
-    def snapshot(s: int) -> None:
-        snapshots[s] = _cpu_state(net)
-
-    def checkpoint(s: int) -> None:
-        state = {
-            "format": STATE_FORMAT,
-            "fingerprint": fingerprint,
-            "step": s,
-            "net": net.state_dict(),
-            "generators": gens.state(),
-            "order": order.state(),
-            "rows": rows,
-            "snapshots": snapshots,
-            "sums": sums.state(),
-            "variant": variant.state(),
-            "elapsed": elapsed(),
-        }
+    def checkpoint() -> None:
+        state = {"format": STATE_FORMAT, "fingerprint": fingerprint, **seed_run.state()}
         _atomic_torch_save(state, state_path)
 
-    def is_record_step(s: int) -> bool:
-        return bool(
-            (spec.eval_every and s % spec.eval_every == 0)
-            or s == total
-            or (record_every_epoch and s % record_every_epoch == 0)
-        )
-
-    def diverged(s: int) -> None:
-        """A non-finite loss: an outcome for a replacement arm (its remaining records are NaN,
-        its remaining snapshots the diverged weights), a failure for every other run."""
-        if not variant.divergence_is_outcome:
-            raise TrainingDivergedError(
-                f"{where}: run {run.name} seed {seed}: the clean training loss became non-finite "
-                f"at step {s}; lower {where}.training.lr (now {spec.lr})"
-            )
-        log(f"{label}: diverged at step {s} (an outcome of this arm)")
-        nan = float("nan")
-        for later in range(s + 1, total + 1):
-            if later in snapshot_set:
-                snapshot(later)
-            if is_record_step(later):
-                empty = {c: nan for c in METRIC_COLUMNS}
-                rows.append({**empty, "step": later, "epoch": later / steps_per_epoch})
-
-    progress = Progress(label, total, step, progress_every_s, log)
-    if step == 0:
-        if 0 in snapshot_set:
-            snapshot(0)
-        record(0)
-    x_train, y_train = t["x_train"], t["y_train"]
-    net.train()
-    while step < total:
-        idx = order.next()
-        xb, yb = (x_train, y_train) if idx is None else (x_train[idx], y_train[idx])
-        obj, r = variant.objective(xb, yb)
-        for p in params:
-            p.grad = None
-        obj.backward()
-        variant.after_backward(step, xb, yb)
-        _sgd_step(params, spec.lr)
-        sums.add(obj, r)
-        step += 1
-        if step in snapshot_set:
-            snapshot(step)
-        if is_record_step(step):
-            record(step)
-            last = rows[-1]
-            progress.update(
-                step, f"train_loss={last['train_loss']:.4g} test_loss={last['test_loss']:.4g}"
-            )
-            if not math.isfinite(last["train_loss"]):
-                diverged(step)
-                step = total
-                break
-        else:
+    state = _load_state(state_path, fingerprint, log, label) if state_path is not None else None
+    if state is not None:
+        seed_run.load(state)
+        step = seed_run.step
+        done = "restoring the finished seed" if step == total else f"resuming from step {step}"
+        log(f"{label}: {done} ({state_path})")
+    resumed_from = seed_run.step
+    progress = Progress(label, total, resumed_from, progress_every_s, log)
+    if resumed_from == 0:
+        seed_run.keep(force_record=True)  # every run's metrics start at the initial weights
+    while seed_run.step < total:
+        seed_run.sgd_step()
+        step = seed_run.step
+        row = seed_run.keep()
+        if row is None:
             progress.update(step)
+        else:
+            progress.update(
+                step, f"train_loss={row['train_loss']:.4g} test_loss={row['test_loss']:.4g}"
+            )
+            if not math.isfinite(row["train_loss"]):
+                if not seed_run.variant.divergence_is_outcome:
+                    raise TrainingDivergedError(
+                        f"{where}: run {run.name} seed {seed}: the clean training loss became "
+                        f"non-finite at step {step}; lower {where}.training.lr (now {spec.lr})"
+                    )
+                log(f"{label}: diverged at step {step} (an outcome of this arm)")
+                seed_run.end_diverged()
+                break
         if state_path is not None and step % checkpoint_every == 0 and step < total:
-            checkpoint(step)
+            checkpoint()
         if on_step is not None:
             on_step(step)
 
     if state_path is not None and resumed_from < total:
-        checkpoint(step)  # the finished seed: a later run with more seeds restores it
-    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-    checks = None
-    if variant.checks is not None:
-        checks = pd.DataFrame(variant.checks, columns=list(CHECK_COLUMNS))
+        checkpoint()  # the finished seed: a later run with more seeds restores it
     if resumed_from < total:
-        log(f"{label}: done, {step} steps in {format_duration(elapsed())}")
-    return RunResult(metrics, net, step, resumed_from, dict(sorted(snapshots.items())), checks)
+        log(f"{label}: done, {seed_run.step} steps in {format_duration(seed_run.elapsed())}")
+    return seed_run.result(resumed_from)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
