@@ -24,6 +24,7 @@ import os
 import platform
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -64,8 +65,15 @@ def job_times(jobs: pd.DataFrame, rule: str) -> pd.Series:
     return jobs[jobs["rule"] == rule].set_index("job")["seconds"]
 
 
-def log_spans(log: Path) -> list[tuple[datetime.datetime, datetime.datetime, int]]:
-    """(start, end, threads) of every finished job in a Snakemake log (one-second stamps)."""
+class Span(NamedTuple):
+    rule: str
+    start: datetime.datetime
+    end: datetime.datetime
+    threads: int
+
+
+def log_spans(log: Path) -> list[Span]:
+    """Every finished job of a Snakemake log: its rule, start, end (one-second stamps), threads."""
     stamp, job, starts, threads, spans = None, None, {}, {}, []
     for line in log.read_text().splitlines():
         if m := re.match(r"\[(\w+ \w+ +\d+ [\d:]+ \d+)\]", line):
@@ -75,27 +83,65 @@ def log_spans(log: Path) -> list[tuple[datetime.datetime, datetime.datetime, int
             starts[job] = stamp
         elif (m := re.match(r"\s*threads: (\d+)", line)) and job is not None:
             threads[job] = int(m.group(1))
-        elif (m := re.match(r"Finished jobid: (\d+)", line)) and m.group(1) in starts:
-            spans.append((starts[m.group(1)], stamp, threads.get(m.group(1), 1)))
+        elif (m := re.match(r"Finished jobid: (\d+) \(Rule: (\w+)\)", line)) and m[1] in starts:
+            spans.append(Span(m[2], starts[m[1]], stamp, threads.get(m[1], 1)))
     return spans
 
 
+def core_seconds_by_rule(log: Path) -> pd.DataFrame:
+    """Per rule: jobs and seconds x threads held, from a Snakemake log (every rule, figure and
+    table jobs included; a job of two threads holds two cores)."""
+    rows = [
+        {"rule": s.rule, "core_s": (s.end - s.start).total_seconds() * s.threads}
+        for s in log_spans(log)
+    ]
+    return (
+        pd.DataFrame(rows).groupby("rule").agg(jobs=("core_s", "count"), core_s=("core_s", "sum"))
+    )
+
+
 def core_seconds(log: Path) -> float:
-    """Seconds x threads held by the jobs of a Snakemake log, figure and table jobs included."""
-    return sum((e - s).total_seconds() * n for s, e, n in log_spans(log))
+    """Seconds x threads held by all the jobs of a Snakemake log."""
+    return float(core_seconds_by_rule(log)["core_s"].sum())
 
 
 def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
     """(wall seconds, seconds with fewer than ``cores`` threads' worth of jobs running) from a
     Snakemake log (a job counts its ``threads``)."""
     spans = log_spans(log)
-    t0 = min(s for s, _, _ in spans)
-    wall = int(max((e - t0).total_seconds() for _, e, _ in spans))
+    t0 = min(s.start for s in spans)
+    wall = int(max((s.end - t0).total_seconds() for s in spans))
     busy = [0] * wall
-    for s, e, n in spans:
+    for _, s, e, n in spans:
         for t in range(int((s - t0).total_seconds()), int((e - t0).total_seconds())):
             busy[t] += n
     return wall, sum(1 for n in busy if n < cores)
+
+
+def core_table(log: Path, before_log: Path | None) -> list[str]:
+    """Markdown lines: core-seconds per rule from the run's log (and the run before's)."""
+    now = core_seconds_by_rule(log)
+    before = core_seconds_by_rule(before_log) if before_log is not None else None
+    now = now.sort_values("core_s", ascending=False)
+    head = "| rule | jobs | core s |" + (" core s before |" if before is not None else "")
+    lines = [
+        "",
+        "Core-seconds per rule, from the log (seconds x threads: what a job keeps from the "
+        "others; figure and table jobs included):",
+        "",
+        head,
+        "|---|---:|---:|" + ("---:|" if before is not None else ""),
+    ]
+    for rule, r in now.iterrows():
+        line = f"| {rule} | {int(r.jobs)} | {r.core_s:.0f} |"
+        if before is not None:
+            b = before["core_s"].get(rule)
+            line += " - |" if b is None else f" {b:.0f} |"
+        lines.append(line)
+    total = f"| all | {now['jobs'].sum()} | {now['core_s'].sum():.0f} |"
+    if before is not None:
+        total += f" {before['core_s'].sum():.0f} |"
+    return lines + [total]
 
 
 def main() -> None:
@@ -150,6 +196,8 @@ def main() -> None:
         "Snakemake's samples, which undercount a job longer than 30 s by up to 30 s (see "
         "bench/pipeline_times.py); job seconds are exact.",
     ]
+    if args.log is not None:
+        lines += core_table(args.log, args.before_log)
     cores = os.cpu_count()
     for name, log in (("this run", args.log), ("the run before", args.before_log)):
         if log is not None:
