@@ -1,7 +1,7 @@
 """Per-rule wall times of the last pipeline run, from Snakemake's benchmark files.
 
     .venv/bin/python bench/pipeline_times.py [--benchmarks DIR] [--before DIR] [--total-seconds S]
-        [--log FILE] [--before-log FILE] [--note TEXT] [--out FILE.md]
+        [--log FILE] [--before-log FILE] [--note TEXT] [--title TEXT] [--out FILE.md]
 
 Sums the `s` column of benchmarks/{rule}/**.tsv per rule (job seconds: jobs run side by side,
 one thread each, so the sum exceeds the wall time) and the `cpu_time` column; pass the run's wall
@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--total-seconds", type=float, default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/pipeline_default.md"))
     parser.add_argument("--note", default="", help="how the machine was loaded, in words")
+    parser.add_argument("--title", default="Default pipeline", help="what was run")
     parser.add_argument("--before", type=Path, default=None, help="an earlier run's benchmarks")
     parser.add_argument("--log", type=Path, default=None, help="the run's Snakemake log")
     parser.add_argument("--before-log", type=Path, default=None, help="the earlier run's log")
@@ -163,12 +164,12 @@ def main() -> None:
         table["total_before"] = table["rule"].map(before["total"])
         table["cpu_before"] = table["rule"].map(before["cpu"])
     lines = [
-        f"# Default pipeline: time per rule ({platform.machine()}, {os.cpu_count()} cores)",
+        f"# {args.title}: time per rule ({platform.machine()}, {os.cpu_count()} cores)",
         "",
     ]
     if args.total_seconds is not None:
         lines += [
-            f"Wall time of `make run` from an empty results/: {args.total_seconds:.0f} s.",
+            f"Wall time from an empty results/: {args.total_seconds:.0f} s.",
             "",
         ]
     if args.note:

@@ -12,12 +12,38 @@ from pathlib import Path
 import pytest
 
 from gnitails.config import ConfigError, load_config, load_yaml, validate_config
+from gnitails.sde.study import DEFAULTS as SDE_DEFAULTS
+
+SHIPPED = (("config.yaml",), ("paper.yaml",), ("config.yaml", "fast.yaml"))  # fast: an overlay
 
 
 def test_shipped_configs_are_valid(root):
-    for name in ("config.yaml", "paper.yaml"):
-        cfg = load_config(root / "config" / name)
-        assert cfg["experiments"], name
+    for names in SHIPPED:
+        cfg = load_config(*(root / "config" / name for name in names))
+        assert cfg["experiments"], names
+
+
+def test_the_fast_overlay_only_shortens_the_default(root):
+    """config/fast.yaml keeps the default's experiments, seeds and figures and asks for less of
+    each budget it sets (steps, epochs, M values, SDE particles), never more."""
+    default = load_config(root / "config" / "config.yaml")
+    fast = load_config(root / "config" / "config.yaml", root / "config" / "fast.yaml")
+    assert fast["figures"] == default["figures"]
+    for name, exp in default["experiments"].items():
+        short, full = fast["experiments"][name], exp
+        assert (
+            short["seeds"] == full["seeds"]
+            and short["training"]["rules"] == full["training"]["rules"]
+        )
+        for key in ("steps", "epochs"):
+            if full["training"].get(key) is not None:
+                assert short["training"][key] <= full["training"][key], (name, key)
+        if "m_values" in full["training"]:
+            assert {1, max(full["training"]["m_values"])} <= set(short["training"]["m_values"])
+            assert set(short["training"]["m_values"]) <= set(full["training"]["m_values"])
+    for study, spec in default["sde"].items():
+        n_full = spec.get("n_particles", SDE_DEFAULTS["n_particles"])
+        assert fast["sde"][study]["n_particles"] <= n_full, study
 
 
 def test_defaults_are_filled(test_config):

@@ -184,9 +184,10 @@ def test_one_figure_rebuilds_only_itself(tmp_path):
 
 
 def test_dry_runs_of_shipped_configs(tmp_path, root):
-    for name in ("config.yaml", "paper.yaml"):
-        args = ("--configfile", str(root / "config" / name), "--replace-workflow-config")
-        run = snakemake("-n", *args, workdir=tmp_path)
+    for names in (("config.yaml",), ("paper.yaml",), ("config.yaml", "fast.yaml")):
+        name = " + ".join(names)
+        files = [str(root / "config" / n) for n in names]
+        run = snakemake("-n", "--configfile", *files, "--replace-workflow-config", workdir=tmp_path)
         assert run.returncode == 0, f"{name}: {run.stderr}"
         assert "prepare_dataset" in run.stdout
         # Costliest first: an L~_M training job's priority is M (common.smk train_priority).
