@@ -8,11 +8,14 @@ export PATH := $(BIN):$(PATH)
 ARGS ?=
 # Another full config instead of config/config.yaml, e.g. make run CONFIG=config/paper.yaml
 CONFIG ?=
+# An overlay merged over it, e.g. make run OVERLAY=config/fast.yaml (a shorter experiment)
+OVERLAY ?=
 # The shell sees paths in single quotes (a ' inside becomes '\''), so CONFIG="my dir/c.yaml"
 # stays one argument.
 shell_quote = '$(subst ','\'',$(1))'
 CONFIG_FILE := $(or $(CONFIG),config/config.yaml)
-CONFIG_ARGS := $(if $(CONFIG),--configfile $(call shell_quote,$(CONFIG)) --replace-workflow-config)
+CONFIG_FILES := $(call shell_quote,$(CONFIG_FILE))$(if $(OVERLAY), $(call shell_quote,$(OVERLAY)))
+CONFIG_ARGS := $(if $(CONFIG)$(OVERLAY),--configfile $(CONFIG_FILES) --replace-workflow-config)
 # GPU rules take one `gpu` token and the default profile allows one, so GPU jobs never share a
 # card. Without an NVIDIA GPU they run on the CPU: allow as many at once as there are cores.
 GPU_COUNT := $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')
@@ -25,7 +28,7 @@ venv:
 
 # Validate the config first: errors name the file and key before Snakemake starts.
 check-config: venv
-	python -m gnitails.config $(call shell_quote,$(CONFIG_FILE))
+	python -m gnitails.config $(CONFIG_FILES)
 
 run: check-config
 	snakemake --cores all $(CPU_ONLY_ARGS) $(CONFIG_ARGS) $(ARGS)

@@ -354,6 +354,26 @@ def test_make_passes_a_spaced_config_path_to_snakemake_as_one_argument(root, spa
     assert "--configfile" in done.stdout
 
 
+def test_make_merges_an_overlay_over_the_default(root, spaced_dir):
+    overlay = spaced_dir / "o.yaml"
+    done = make(root, "-n", "run", f"OVERLAY={overlay}")
+    assert done.returncode == 0, done.stderr
+    default = "config/config.yaml"
+    for line in done.stdout.splitlines():
+        argv = shlex.split(line)
+        if "--configfile" in argv:
+            i = argv.index("--configfile")
+            assert argv[i + 1 : i + 4] == [default, str(overlay), "--replace-workflow-config"]
+        if argv[:3] == ["python", "-m", "gnitails.config"]:
+            assert argv[3:] == [default, str(overlay)]
+    assert "--configfile" in done.stdout
+    # ... and a bad overlay is named before Snakemake starts.
+    overlay.write_text("experiments: {sin_add: {training: {steps: -3}}}\n")
+    done = make(root, "check-config", f"OVERLAY={overlay}")
+    assert done.returncode != 0
+    assert str(overlay) in done.stderr and "experiments.sin_add.training.steps" in done.stderr
+
+
 # --- the bad-config battery, as a user meets it: `python -m gnitails.config FILE` ------------
 
 E = "experiments.sin_add"
