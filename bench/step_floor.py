@@ -14,7 +14,6 @@ bench/results/step_floor.{json,md}.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from gnitails.runs import planned_runs
 from gnitails.training import TrainingSpec, _as_tensors, _sgd_step
 from gnitails.variants import NoisyLoss
 from machine import describe, write_results
-from pipeline_times import core_seconds
+from pipeline_times import core_seconds, job_table, job_times
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUND_S = 0.1  # seconds of calls per case and round, whatever the step costs
@@ -82,15 +81,11 @@ def step_cases(exp: dict, data, m: int) -> tuple[Cases, int]:
     return cases, spec.total_steps(len(x))
 
 
-def measured_job_s(benchmarks: Path | None, experiment: str, run: str) -> float | None:
-    """The job's seconds in a Snakemake benchmark file (first column, ``s``), if given."""
+def measured_job_s(benchmarks: Path | None) -> dict[str, float]:
+    """Training job seconds by ``experiment/run`` from a pipeline run's benchmark files."""
     if benchmarks is None:
-        return None
-    path = benchmarks / "train" / experiment / f"{run}.tsv"
-    if not path.exists():
-        return None
-    with path.open() as f:
-        return float(next(csv.DictReader(f, delimiter="\t"))["s"])
+        return {}
+    return job_times(job_table(benchmarks), "train").to_dict()
 
 
 def main() -> None:
@@ -104,7 +99,7 @@ def main() -> None:
     config = load_config(args.config)
     shown = os.path.relpath(args.config, ROOT)  # as the README names it
     res = {"machine": describe(), "config": shown, "rounds": args.rounds, "jobs": []}
-    datasets = {}
+    datasets, measured = {}, measured_job_s(args.benchmarks)
     for job in lm_jobs(config):
         exp = config["experiments"][job["experiment"]]
         ds = exp["dataset"]
@@ -123,7 +118,7 @@ def main() -> None:
                 **{f"{k} ms": 1e3 * v for k, v in t.items()},
                 "floor_job_s": floor_ms * job_steps / 1e3,
                 "step_job_s": 1e3 * t["step"] * job_steps / 1e3,
-                "measured_job_s": measured_job_s(args.benchmarks, job["experiment"], job["run"]),
+                "measured_job_s": measured.get(f"{job['experiment']}/{job['run']}"),
             }
         )
         print(res["jobs"][-1], flush=True)
