@@ -88,12 +88,11 @@ def log_spans(log: Path) -> list[Span]:
     return spans
 
 
-def core_seconds_by_rule(log: Path) -> pd.DataFrame:
-    """Per rule: jobs and seconds x threads held, from a Snakemake log (every rule, figure and
+def core_seconds_by_rule(spans: list[Span]) -> pd.DataFrame:
+    """Per rule: jobs and seconds x threads held, from a log's spans (every rule, figure and
     table jobs included; a job of two threads holds two cores)."""
     rows = [
-        {"rule": s.rule, "core_s": (s.end - s.start).total_seconds() * s.threads}
-        for s in log_spans(log)
+        {"rule": s.rule, "core_s": (s.end - s.start).total_seconds() * s.threads} for s in spans
     ]
     return (
         pd.DataFrame(rows).groupby("rule").agg(jobs=("core_s", "count"), core_s=("core_s", "sum"))
@@ -102,26 +101,26 @@ def core_seconds_by_rule(log: Path) -> pd.DataFrame:
 
 def core_seconds(log: Path) -> float:
     """Seconds x threads held by all the jobs of a Snakemake log."""
-    return float(core_seconds_by_rule(log)["core_s"].sum())
+    return float(core_seconds_by_rule(log_spans(log))["core_s"].sum())
 
 
-def idle_core_seconds(log: Path, cores: int) -> tuple[int, int]:
+def idle_core_seconds(spans: list[Span], cores: int) -> tuple[int, int]:
     """(wall seconds, seconds with fewer than ``cores`` threads' worth of jobs running) from a
-    Snakemake log (a job counts its ``threads``)."""
-    spans = log_spans(log)
+    log's spans (a job counts its ``threads``)."""
     t0 = min(s.start for s in spans)
     wall = int(max((s.end - t0).total_seconds() for s in spans))
     busy = [0] * wall
-    for _, s, e, n in spans:
-        for t in range(int((s - t0).total_seconds()), int((e - t0).total_seconds())):
-            busy[t] += n
+    for span in spans:
+        start, end = ((t - t0).total_seconds() for t in (span.start, span.end))
+        for t in range(int(start), int(end)):
+            busy[t] += span.threads
     return wall, sum(1 for n in busy if n < cores)
 
 
-def core_table(log: Path, before_log: Path | None) -> list[str]:
-    """Markdown lines: core-seconds per rule from the run's log (and the run before's)."""
-    now = core_seconds_by_rule(log)
-    before = core_seconds_by_rule(before_log) if before_log is not None else None
+def core_table(spans: list[Span], before_spans: list[Span] | None) -> list[str]:
+    """Markdown lines: core-seconds per rule of the run (and the run before)."""
+    now = core_seconds_by_rule(spans)
+    before = core_seconds_by_rule(before_spans) if before_spans is not None else None
     now = now.sort_values("core_s", ascending=False)
     head = "| rule | jobs | core s |" + (" core s before |" if before is not None else "")
     lines = [
@@ -197,12 +196,14 @@ def main() -> None:
         "Snakemake's samples, which undercount a job longer than 30 s by up to 30 s (see "
         "bench/pipeline_times.py); job seconds are exact.",
     ]
-    if args.log is not None:
-        lines += core_table(args.log, args.before_log)
+    spans = log_spans(args.log) if args.log is not None else None
+    before_spans = log_spans(args.before_log) if args.before_log is not None else None
+    if spans is not None:
+        lines += core_table(spans, before_spans)
     cores = os.cpu_count()
-    for name, log in (("this run", args.log), ("the run before", args.before_log)):
-        if log is not None:
-            wall, short = idle_core_seconds(log, cores)
+    for name, run_spans in (("this run", spans), ("the run before", before_spans)):
+        if run_spans is not None:
+            wall, short = idle_core_seconds(run_spans, cores)
             lines += [
                 "",
                 f"Scheduling, {name} (from its log): {wall} s from the first job's start to the "

@@ -22,12 +22,9 @@ import torch
 from bench_training import Cases, time_cases
 from gnitails.config import load_config
 from gnitails.data.prepare import prepare_dataset
-from gnitails.gni import NoiseSampler, NoiseSpec, tile
-from gnitails.losses import per_example_loss
-from gnitails.models import ModelSpec, build_model
-from gnitails.runs import planned_runs
-from gnitails.training import TrainingSpec, _as_tensors, _sgd_step
-from gnitails.variants import NoisyLoss
+from gnitails.gni import tile
+from gnitails.runs import RunSpec, planned_runs
+from gnitails.training import TrainingSpec, _SeedRun, _sgd_step
 from machine import describe, write_results
 from pipeline_times import core_seconds, job_table, job_times
 
@@ -45,40 +42,29 @@ def lm_jobs(config: dict) -> list[dict]:
     return jobs
 
 
-def step_cases(exp: dict, data, m: int) -> tuple[Cases, int]:
-    """The three cases of one job's step, on its net, noise and full training batch, and its
-    steps per seed. Only full-batch experiments (the L~_M ones) are supported."""
+def step_cases(exp: dict, data, run: str) -> tuple[Cases, int]:
+    """The three cases of one job's step, on seed 0 of the job as training builds it (net,
+    noise, whole training batch), and its steps per seed. L~_M runs are full-batch."""
     spec = TrainingSpec.from_config(exp["training"])
     if spec.batch_size is not None:
         raise ValueError("step_floor times full-batch L~_M runs; this one has minibatches")
-    t = _as_tensors(data, torch.device("cpu"))
-    x, y = t["x_train"], t["y_train"]
-    task = data.task
-    out_dim = data.meta["n_classes"] if task == "classification" else data.y_train.shape[1]
-    net = build_model(
-        ModelSpec.from_config(exp["model"]), tuple(x.shape[1:]), out_dim,
-        generator=torch.Generator().manual_seed(0),
-    )  # fmt: skip
-    noise = NoiseSpec.from_config(exp["noise"], net.n_layers)
-    loss = per_example_loss(task)
-    sampler = NoiseSampler(
-        noise, net.activation_shapes, torch.Generator().manual_seed(1), reuse_buffer=True
-    )
-    variant = NoisyLoss(net, loss, noise, m, sampler)  # what the training loop steps with
-    params = list(net.parameters())
-    xm, ym = tile(x, m), tile(y, m)
+    total = spec.total_steps(len(data.x_train))
+    seed_run = _SeedRun(exp, data, RunSpec.parse(run), 0, spec, total, (), torch.device("cpu"),
+                        log=lambda _msg: None, label=run)  # fmt: skip
+    variant, x, y = seed_run.variant, seed_run.x_train, seed_run.y_train
+    xm, ym = tile(x, variant.m), tile(y, variant.m)
 
-    def update(objective) -> None:  # as gnitails.training._train steps
-        for p in params:
+    def clean_step() -> None:  # the same update without noise
+        for p in seed_run.params:
             p.grad = None
-        objective().backward()
-        _sgd_step(params, lr=1e-6)
+        variant.loss_fn(seed_run.net(xm), ym).mean().backward()
+        _sgd_step(seed_run.params, lr=1e-6)
 
     cases = Cases()
-    cases.add("step", lambda: update(lambda: variant.objective(x, y)[0]))
-    cases.add("draw noise", lambda: sampler.draw(m * len(x)))
-    cases.add("clean step, same rows", lambda: update(lambda: loss(net(xm), ym).mean()))
-    return cases, spec.total_steps(len(x))
+    cases.add("step", seed_run.sgd_step)  # the training loop's own step
+    cases.add("draw noise", lambda: variant.sampler.draw(variant.m * len(x)))
+    cases.add("clean step, same rows", clean_step)
+    return cases, total
 
 
 def measured_job_s(benchmarks: Path | None) -> dict[str, float]:
@@ -105,7 +91,7 @@ def main() -> None:
         ds = exp["dataset"]
         if ds not in datasets:
             datasets[ds] = prepare_dataset(ds, config["datasets"][ds])
-        cases, steps = step_cases(exp, datasets[ds], job["m"])
+        cases, steps = step_cases(exp, datasets[ds], job["run"])
         probe = time_cases(cases, rounds=1, reps=3, device="cpu")  # sizes the rounds
         reps = max(3, round(ROUND_S / max(probe.values())))
         t = time_cases(cases, rounds=args.rounds, reps=reps, device="cpu")
